@@ -1,0 +1,5 @@
+"""The `crisis-triage` command line."""
+
+from crisis_triage.cli._app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,46 @@
+"""What the detector says about one message, and the interface every scorer offers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from crisis_triage.lexicon import LexiconHit
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The score of one message and the reasons behind it.
+
+    ``top_ngrams`` are (n-gram, contribution to the log-odds) pairs, largest push first.
+    ``gate_passed`` is False when a lexicon gate kept the message from the model (its
+    probability is then the model's floor, not a model score).
+    """
+
+    probability: float
+    flagged: bool
+    threshold: float
+    categories: tuple[str, ...]
+    lexicon_hits: tuple[LexiconHit, ...]
+    top_ngrams: tuple[tuple[str, float], ...]
+    gate_passed: bool = True
+
+    def reasons(self) -> list[str]:
+        """Short, human-readable reasons (matched terms first, then n-grams)."""
+        reasons = [f"lexicon {hit.describe()}" for hit in self.lexicon_hits]
+        reasons += [f"ngram '{gram}' {weight:+.2f}" for gram, weight in self.top_ngrams]
+        if not self.gate_passed:
+            reasons.append("no active lexicon hit: not scored by the model (lexicon gate)")
+        return reasons
+
+
+class Scorer(Protocol):
+    """What the service, CLI and evaluation need from a fitted detector."""
+
+    threshold_: float
+    card_: dict[str, Any]
+
+    def explain(self, texts: Sequence[str]) -> list[Explanation]: ...
+
+    def predict_proba(self, texts: Sequence[str]) -> Any: ...

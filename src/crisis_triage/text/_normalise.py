@@ -1,0 +1,191 @@
+"""Normalise message text so that lexicon patterns and model n-grams see one spelling.
+
+Order matters: masking runs before leet decoding (so e-mail "@" and phone digits are not
+read as letters), and slang expansion runs last so that "kmsss" and "k.m.s" both expand.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+MASK_TOKENS = ("__url__", "__email__", "__phone__")
+
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u0060": "'", "\u00b4": "'", "\u02bc": "'", "\uff07": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    }
+)  # fmt: skip
+
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_URL = re.compile(
+    r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|org|net|io|gov|edu|ly)(?:/\S*)?\b"
+)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_PHONE = re.compile(
+    r"(?<![\w.])(?:\+?\d{1,2}[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}(?![\w.])"
+)
+_WHITESPACE = re.compile(r"\s+")
+_RUN = re.compile(r"([a-z])\1{2,}")
+# A token made of letters plus digits or symbols that stand for letters ("su1c1de", "k!ll").
+_LEET_TOKEN = re.compile(r"(?<![\w@$])[a-z0-9@$!|]*[a-z][a-z0-9@$!|]*(?![\w@$])")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s", "!": "i", "|": "l"})  # fmt: skip
+
+# Words whose obfuscated spellings matter: a leet-decoded or de-elongated token is only
+# rewritten when the result is one of these, so "b12", "mp3" and "10mg" stay as they are.
+_CRISIS_WORDS = frozenset(
+    [
+        "suicide",
+        "suicidal",
+        "kill",
+        "killing",
+        "killed",
+        "die",
+        "dying",
+        "dead",
+        "death",
+        "cut",
+        "cutting",
+        "cutter",
+        "overdose",
+        "overdosed",
+        "hang",
+        "hanging",
+        "myself",
+        "self",
+        "harm",
+        "hurt",
+        "pills",
+        "razor",
+        "blade",
+        "bleed",
+        "shoot",
+        "gun",
+        "abuse",
+        "abusive",
+        "hit",
+        "hitting",
+        "rape",
+        "raped",
+        "stab",
+        "choke",
+        "choked",
+        "strangle",
+        "wanna",
+        "want",
+        "end",
+        "life",
+        "live",
+        "alive",
+        "hate",
+    ]
+)
+# Common words spelled with a double letter, kept double when an elongation is collapsed.
+_DOUBLE_LETTER_WORDS = _CRISIS_WORDS | frozenset(
+    [
+        "all",
+        "will",
+        "still",
+        "feel",
+        "need",
+        "seem",
+        "too",
+        "soon",
+        "good",
+        "off",
+        "ill",
+        "bleeding",
+        "cutting",
+        "killing",
+        "sorry",
+        "anymore",
+        "really",
+        "stress",
+        "stressed",
+        "goodbye",
+        "see",
+        "free",
+        "tell",
+        "well",
+        "full",
+        "hurts",
+        "happened",
+        "better",
+        "little",
+        "pretty",
+        "feeling",
+        "sleep",
+        "keep",
+        "three",
+        "week",
+        "weeks",
+        "poor",
+        "kill",
+    ]
+)
+
+# Slang and euphemisms, expanded to the plain words the lexicon and model know.
+_SLANG: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\bk\.?m\.?s\b", "kill myself"),
+        (r"\bk\.?y\.?s\b", "kill yourself"),
+        (r"\bunaliv(?:e|ed|es|ing)\b", "kill"),
+        (r"\bsewer ?slide\b", "suicide"),
+        (r"\bsuicid\b", "suicide"),
+        (r"\bself[- ]?delet(?:e|ed|ing)\b", "kill myself"),
+        (r"\bs/h\b", "self harm"),
+        (r"\bself[- ]?harm", "self harm"),
+        (r"\bo\.?d(?:'?ed|'?d|ing)\b", "overdosed"),
+        (r"\bctb\b", "catch the bus suicide"),
+    )
+)
+
+
+def normalise(text: str) -> str:
+    """Return the canonical form of ``text`` used by every matcher and model."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _ZERO_WIDTH.sub("", text).translate(_QUOTES).casefold()
+    text = _EMAIL.sub(" __email__ ", text)
+    text = _URL.sub(" __url__ ", text)
+    text = _PHONE.sub(" __phone__ ", text)
+    text = _LEET_TOKEN.sub(_decode_leet, text)
+    for pattern, replacement in _SLANG:
+        text = pattern.sub(replacement, text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+_TOKEN = re.compile(r"__\w+__|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]", re.ASCII)
+
+
+def tokenise(normalised: str) -> list[str]:
+    """Split normalised text into word tokens (ASCII words, mask tokens, other symbols)."""
+    return _TOKEN.findall(normalised)
+
+
+@lru_cache(maxsize=65536)
+def _settle_elongation(token: str) -> str:
+    # "sooo" -> "so", but "killll" -> "kill": keep the double only where a known word needs it.
+    if not _RUN.search(token):
+        return token
+    double = _RUN.sub(r"\1\1", token)
+    return double if double in _DOUBLE_LETTER_WORDS else _RUN.sub(r"\1", token)
+
+
+@lru_cache(maxsize=65536)
+def _decode_token(token: str) -> str:
+    token = _settle_elongation(token)
+    if token.isalpha():
+        return token
+    decoded = _settle_elongation(token.translate(_LEET))
+    return decoded if decoded in _CRISIS_WORDS else token
+
+
+def _decode_leet(match: re.Match[str]) -> str:
+    return _decode_token(match.group(0))
