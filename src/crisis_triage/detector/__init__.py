@@ -12,13 +12,16 @@ from crisis_triage.detector._persist import (
     save_model,
 )
 from crisis_triage.detector._presets import PRESETS
+from crisis_triage.detector._scoring import MAX_CHARS, ScoredMessage, score_messages
 
 __all__ = [
     "ALLOWED_TYPES",
     "BUNDLED_MODEL_PATH",
+    "MAX_CHARS",
     "PRESETS",
     "Explanation",
     "ModelLoadError",
+    "ScoredMessage",
     "Scorer",
     "TwoStageDetector",
     "card_path",
@@ -26,4 +29,5 @@ __all__ = [
     "make_detector",
     "read_card",
     "save_model",
+    "score_messages",
 ]
