@@ -48,7 +48,8 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        typer.echo(f"error: {exc.strerror or type(exc).__name__}{where}", err=True)
+        detail = f"{exc.strerror}{where}" if exc.strerror else str(exc) or type(exc).__name__
+        typer.echo(f"error: {detail}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

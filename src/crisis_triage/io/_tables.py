@@ -109,6 +109,8 @@ class TableWriter:
                 index=False, quoting=csv.QUOTE_MINIMAL,
             )  # fmt: skip
         elif self.format == "jsonl":
+            # Missing values become JSON null (json.dumps would write NaN, which is not JSON).
+            chunk = chunk.astype(object).where(chunk.notna(), None)
             with self.path.open("a" if self._wrote_header else "w", encoding="utf-8") as handle:
                 for record in chunk.to_dict(orient="records"):
                     handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
