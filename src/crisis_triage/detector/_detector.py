@@ -72,6 +72,7 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         solver: str = "liblinear",
         max_iter: int = 1000,
         min_category_positives: int = 20,
+        category_C: float = 10.0,
         n_bootstrap: int = 200,
         random_state: int | None = 0,
     ) -> None:
@@ -94,6 +95,7 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.solver = solver
         self.max_iter = max_iter
         self.min_category_positives = min_category_positives
+        self.category_C = category_C
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
 
@@ -140,6 +142,7 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             (self.C is None or self.C > 0, "C must be positive"),
             (self.n_bootstrap >= 0, "n_bootstrap must be >= 0"),
             (self.min_category_positives >= 1, "min_category_positives must be >= 1"),
+            (self.category_C > 0, "category_C must be positive"),
             (
                 (isinstance(self.min_df, int) and self.min_df >= 1)
                 or (isinstance(self.min_df, float) and 0 < self.min_df < 1),

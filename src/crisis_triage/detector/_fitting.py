@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 CATEGORY_FALLBACK = (
     "categories come from the active lexicon hits; for flagged messages, category heads "
-    "trained on labelled crisis types add categories they give at least 0.5; categories "
-    "without enough labelled examples have no head and rely on the lexicon alone"
+    "(P(category | crisis), trained on labelled crisis messages) add categories they give "
+    "at least 0.5; categories without enough labelled examples have no head and rely on the "
+    "lexicon alone"
 )
 
 
@@ -127,9 +128,7 @@ def fit_detector(
     if n_features != fit.classifier.coef_.shape[1]:  # pragma: no cover - internal invariant
         raise RuntimeError("vectoriser vocabulary and classifier coefficients disagree")
 
-    heads, head_counts = _category_heads(
-        est, model_spec, Cs[C_index], types, labels, normalised, vectorizers
-    )
+    heads, head_counts = _category_heads(est, model_spec, types, labels, normalised, vectorizers)
     metrics = cv_metrics(
         labels,
         choice.probabilities,
@@ -220,7 +219,6 @@ def _final_vectorizers(
 def _category_heads(
     est: TwoStageDetector,
     model_spec: ModelSpec,
-    C: float,
     types: list[frozenset[str]] | None,
     labels: np.ndarray,
     normalised: list[str],
@@ -240,8 +238,8 @@ def _category_heads(
         enough = est.min_category_positives
         if target.sum() >= enough and (len(target) - target.sum()) >= enough:
             head = ModelSpec(
-                model_spec.solver, "balanced", model_spec.max_iter, model_spec.random_state, False
-            ).classifier(C)
+                model_spec.solver, None, model_spec.max_iter, model_spec.random_state, False
+            ).classifier(est.category_C)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 heads[category] = head.fit(X, target)

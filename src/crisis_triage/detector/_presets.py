@@ -45,7 +45,7 @@ _DEFAULT: dict[str, Any] = _CMD1 | {
     "gate": "none",
     "min_df": 2,
     "sublinear_tf": True,
-    "Cs": (1.0, 3.0, 10.0, 30.0),
+    "Cs": (0.3, 1.0, 3.0, 10.0),
     "threshold_mode": "cost",
     "calibration": "sigmoid",
     "prune_refit": True,
