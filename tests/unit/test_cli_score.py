@@ -177,3 +177,15 @@ def test_explain_bad_input(tmp_path: Path, model_path: Path) -> None:
     assert code == 2 and "does not exist" in output
     code, output = _run("explain", "", "--model", str(model_path))
     assert code == 0 and "empty message" in output
+
+
+def test_parquet_output_survives_columns_that_start_empty(tmp_path: Path, model_path: Path) -> None:
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.parquet"
+    lines = ['{"id": 1, "text": "a", "note": null}', '{"id": 2, "text": "b", "note": null}']
+    lines.append('{"id": 3, "text": "c", "note": "late value"}')
+    source.write_text("\n".join(lines) + "\n")
+    args = ["score", str(source), "-o", str(target), "--model", str(model_path)]
+    code, output = _run(*args, "--chunksize", "2")
+    assert code == 0, output
+    scored = pd.read_parquet(target)
+    assert scored["note"].tolist()[2] == "late value" and scored["probability"].dtype == float

@@ -8,6 +8,7 @@ is complete but some messages could not be scored (they are flagged for human re
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -135,7 +136,9 @@ def _score_file(
                 rows = score_messages(detector, chunk[text_col].tolist(), max_chars=max_chars)
                 out = chunk.copy()
                 out["probability"] = pd.Series(
-                    [r.probability for r in rows], index=chunk.index, dtype=object
+                    [math.nan if r.probability is None else r.probability for r in rows],
+                    index=chunk.index,
+                    dtype="float64",
                 )
                 out["flagged"] = [r.flagged for r in rows]
                 out["categories"] = [r.category_text for r in rows]

@@ -117,8 +117,20 @@ class TableWriter:
         else:
             table = pa.Table.from_pandas(chunk, preserve_index=False)
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.path, table.schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
+                # A column with no values in the first chunk has Arrow type null, which later
+                # chunks cannot be cast to; store such columns as strings.
+                fields = [f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                          for f in table.schema]  # fmt: skip
+                self._parquet = pq.ParquetWriter(self.path, pa.schema(fields))
+            try:
+                table = table.cast(self._parquet.schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+                # No detail: Arrow's message can quote cell values.
+                raise TableError(
+                    f"{self.path.name}: a column changes type between chunks; "
+                    "write CSV or JSONL instead, or use a larger chunk size"
+                ) from None
+            self._parquet.write_table(table)
         self._wrote_header = True
 
     def close(self) -> None:
