@@ -31,6 +31,8 @@ def test_lexicon_gate_keeps_messages_without_active_hit_from_the_model(
     assert not explanation.gate_passed and not explanation.flagged
     assert explanation.top_ngrams == ()
     assert any("lexicon gate" in reason for reason in explanation.reasons())
+    (alone,) = gated.explain(["nothing to see here"])  # no message reaches stage 2 at all
+    assert alone.probability == 0.0 and not alone.gate_passed
 
 
 def test_without_gate_every_message_is_scored(ungated: TwoStageDetector) -> None:

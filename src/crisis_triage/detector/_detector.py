@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,14 @@ from crisis_triage.text import normalise
 GATES = ("lexicon", "none")
 SOLVERS = ("liblinear", "saga")
 HEAD_THRESHOLD = 0.5
+
+
+@dataclass
+class _Scored:
+    hits: list[list[LexiconHit]]  # empty unless asked for (or needed by the gate)
+    passed: np.ndarray  # reached stage 2
+    probability: np.ndarray
+    features: Any  # stage-2 rows of the messages that passed (None if none did)
 
 
 class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -180,7 +189,7 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     # -- scoring --------------------------------------------------------------------------
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Column 1 is the probability of a crisis (0.0 for messages the gate keeps out)."""
-        p = self._score(as_texts(X))[3]
+        p = self._score(as_texts(X)).probability
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
@@ -197,20 +206,25 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Categories: those of the active lexicon hits, plus, for flagged messages, those whose
         category head gives at least 0.5.  A flagged message with neither has no category.
         """
-        _, hits, passed, p, X_model = self._score(as_texts(X), keep_hits=True)
-        rows = np.cumsum(passed) - 1
+        scored = self._score(as_texts(X), keep_hits=True)
+        p, X_model = scored.probability, scored.features
+        rows = np.cumsum(scored.passed) - 1
         names = self._feature_names() if n_top else None
         coef = self.classifier_.coef_[0]
+        heads: dict[str, LogisticRegression] = self.category_heads_
+        head_p: dict[str, np.ndarray] = {}
+        if X_model is not None:
+            head_p = {c: h.predict_proba(X_model)[:, 1] for c, h in heads.items()}
         explanations = []
-        for i, text_hits in enumerate(hits):
+        for i, text_hits in enumerate(scored.hits):
             flagged = bool(p[i] >= self.threshold_)
             categories = {h.category for h in text_hits if h.active}
             top: tuple[tuple[str, float], ...] = ()
-            if passed[i] and X_model is not None:
-                row = X_model[rows[i]]
+            if scored.passed[i] and X_model is not None:
                 if flagged:
-                    categories |= self._head_categories(row)
+                    categories |= {c for c, hp in head_p.items() if hp[rows[i]] >= HEAD_THRESHOLD}
                 if names is not None:
+                    row = X_model[rows[i]]
                     contributions = coef[row.indices] * row.data
                     ranked = np.argsort(-np.abs(contributions), kind="stable")
                     chosen = [j for j in ranked if contributions[j] != 0][:n_top]
@@ -225,12 +239,12 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     categories=tuple(c for c in CATEGORIES if c in categories),
                     lexicon_hits=tuple(text_hits),
                     top_ngrams=top,
-                    gate_passed=bool(passed[i]),
+                    gate_passed=bool(scored.passed[i]),
                 )
             )
         return explanations
 
-    def _score(self, texts: list[str], keep_hits: bool = False) -> Any:
+    def _score(self, texts: list[str], keep_hits: bool = False) -> _Scored:
         check_is_fitted(self, "threshold_")
         normalised = [normalise(t) for t in texts]
         hits: list[list[LexiconHit]] = []
@@ -247,10 +261,7 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 self._vectorizers(), [normalised[i] for i in np.flatnonzero(passed)]
             )
             z[passed] = self.classifier_.decision_function(X_model)
-        p = calibrate(self.calibrator_, z)
-        if keep_hits:
-            return normalised, hits, passed, p, X_model
-        return normalised, hits, passed, p
+        return _Scored(hits, passed, calibrate(self.calibrator_, z), X_model)
 
     def _vectorizers(self) -> list[Any]:
         cache = self.__dict__.setdefault("_cache", {})
@@ -266,10 +277,6 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if "names" not in cache:
             cache["names"] = feat.feature_names([self.vectorizer_, self.char_vectorizer_])
         return np.asarray(cache["names"])
-
-    def _head_categories(self, row: Any) -> set[str]:
-        heads: dict[str, LogisticRegression] = self.category_heads_
-        return {c for c, head in heads.items() if head.predict_proba(row)[0, 1] >= HEAD_THRESHOLD}
 
     # -- persistence (skops stores plain state; the Lexicon travels as data) ---------------
     def __getstate__(self) -> dict[str, Any]:
