@@ -1,5 +1,33 @@
-"""The crisis message detector: a scikit-learn estimator with explanations."""
+"""The crisis message detector: a scikit-learn estimator with explanations and model files."""
 
+from crisis_triage.detector._detector import TwoStageDetector, make_detector
 from crisis_triage.detector._explanation import Explanation, Scorer
+from crisis_triage.detector._persist import (
+    ALLOWED_TYPES,
+    BUNDLED_MODEL_PATH,
+    ModelLoadError,
+    card_path,
+    load_model,
+    read_card,
+    save_model,
+)
+from crisis_triage.detector._presets import PRESETS
+from crisis_triage.detector._scoring import MAX_CHARS, ScoredMessage, score_messages
 
-__all__ = ["Explanation", "Scorer"]
+__all__ = [
+    "ALLOWED_TYPES",
+    "BUNDLED_MODEL_PATH",
+    "MAX_CHARS",
+    "PRESETS",
+    "Explanation",
+    "ModelLoadError",
+    "ScoredMessage",
+    "Scorer",
+    "TwoStageDetector",
+    "card_path",
+    "load_model",
+    "make_detector",
+    "read_card",
+    "save_model",
+    "score_messages",
+]

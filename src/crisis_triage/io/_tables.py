@@ -109,14 +109,28 @@ class TableWriter:
                 index=False, quoting=csv.QUOTE_MINIMAL,
             )  # fmt: skip
         elif self.format == "jsonl":
+            # Missing values become JSON null (json.dumps would write NaN, which is not JSON).
+            chunk = chunk.astype(object).where(chunk.notna(), None)
             with self.path.open("a" if self._wrote_header else "w", encoding="utf-8") as handle:
                 for record in chunk.to_dict(orient="records"):
                     handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         else:
             table = pa.Table.from_pandas(chunk, preserve_index=False)
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.path, table.schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
+                # A column with no values in the first chunk has Arrow type null, which later
+                # chunks cannot be cast to; store such columns as strings.
+                fields = [f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                          for f in table.schema]  # fmt: skip
+                self._parquet = pq.ParquetWriter(self.path, pa.schema(fields))
+            try:
+                table = table.cast(self._parquet.schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+                # No detail: Arrow's message can quote cell values.
+                raise TableError(
+                    f"{self.path.name}: a column changes type between chunks; "
+                    "write CSV or JSONL instead, or use a larger chunk size"
+                ) from None
+            self._parquet.write_table(table)
         self._wrote_header = True
 
     def close(self) -> None:

@@ -1,0 +1,96 @@
+"""Training detectors on labelled files, and the one recipe that builds the bundled model."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import crisis_triage
+from crisis_triage.detector import BUNDLED_MODEL_PATH, TwoStageDetector, make_detector, save_model
+from crisis_triage.lexicon import Lexicon
+from crisis_triage.training._data import LabelledData, load_labelled
+
+
+def train(data: LabelledData, *, preset: str = "default", **overrides: Any) -> TwoStageDetector:
+    """Fit a detector with a preset (and overrides) and record the data in its card."""
+    model = make_detector(preset, **overrides)
+    model.fit(
+        data.texts,
+        data.labels,
+        sample_weight=data.weights,
+        crisis_types=data.crisis_types,
+    )
+    model.card_["data"] = dict(data.summary)
+    model.card_["requested_preset"] = preset
+    return model
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the bundled default model besides the data itself."""
+
+    file: str = "train.csv.gz"
+    preset: str = "default"
+    overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    ambiguous: str = "exclude"
+    exclude_sources: tuple[str, ...] = ()
+    source_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            f.name: dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v
+            for f in dataclasses.fields(self)
+        } | {"command": "crisis-triage train-default", "noncommercial_sources": "excluded"}
+
+
+DEFAULT_RECIPE = Recipe()
+
+
+def default_data_dir() -> Path:
+    """``../shared/data`` next to the repository this package was installed from."""
+    return Path(crisis_triage.__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def train_default(
+    data_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    recipe: Recipe = DEFAULT_RECIPE,
+) -> tuple[TwoStageDetector, Path]:
+    """Rebuild the bundled default model from the shared training data (no NC sources)."""
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    source = data_dir / recipe.file
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"training data {source} not found; pass --data-dir pointing at the shared data"
+        )
+    data = load_labelled(
+        source,
+        ambiguous=recipe.ambiguous,
+        exclude_sources=recipe.exclude_sources,
+        allow_noncommercial=False,
+        source_weights=dict(recipe.source_weights) or None,
+    )
+    model = train(data, preset=recipe.preset, **dict(recipe.overrides))
+    model.card_["recipe"] = recipe.describe()
+    path = save_model(model, output if output is not None else BUNDLED_MODEL_PATH)
+    return model, path
+
+
+def term_list_lexicon(path: str | Path, *, category: str = "SI") -> Lexicon:
+    """A gate-only lexicon from a CSV term list (every non-empty cell is a term).
+
+    Used to reproduce CMD-1's own crisis-term filter (``../shared/data/reference``) in
+    baselines; such a list has no context rules.
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    terms = [cell.strip() for row in rows[1:] for cell in row if cell.strip()]
+    if not terms:
+        raise ValueError(f"{path.name} has no terms")
+    return Lexicon.from_terms(terms, version=f"term-list:{path.name}", category=category)
