@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from crisis_triage.lexicon._matcher import Matcher
 from crisis_triage.lexicon._model import (
     CATEGORIES,
     ContextRule,
@@ -36,16 +37,18 @@ class Lexicon:
     entries: tuple[LexiconEntry, ...]
     context_rules: tuple[ContextRule, ...] = ()
     sha256: str = ""
-    _terms: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _cues: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _terms: Matcher = field(init=False, repr=False, compare=False)
+    _cues: Matcher | None = field(init=False, repr=False, compare=False)
     _rule_rank: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.entries:
             raise LexiconError("the lexicon has no entries")
         check_unique([e.id for e in self.entries] + [r.id for r in self.context_rules])
-        object.__setattr__(self, "_terms", _compile(e.pattern for e in self.entries))
-        cues = _compile_cues(r.pattern for r in self.context_rules) if self.context_rules else None
+        object.__setattr__(self, "_terms", Matcher([e.pattern for e in self.entries]))
+        cues = None
+        if self.context_rules:
+            cues = Matcher([r.pattern for r in self.context_rules], overlapping=True)
         object.__setattr__(self, "_cues", cues)
         object.__setattr__(self, "_rule_rank", {r.id: i for i, r in enumerate(self.context_rules)})
 
@@ -105,28 +108,36 @@ class Lexicon:
         if not normalised:
             text = normalise(text)
         hits: list[LexiconHit] = []
-        for m in self._terms.finditer(text):
-            group = m.lastgroup
-            if group is None:  # pragma: no cover - every alternative is a named group
-                continue
-            entry = self.entries[int(group[1:])]
+        for m in self._terms.matches(text):
+            entry = self.entries[Matcher.index(m)]
             hits.append(LexiconHit(entry.id, entry.category, m.group(), m.start(), m.end()))
         if hits and self._cues is not None:
-            cues = self._find_cues(text)
+            clauses = [_clause_bounds(text, hit.start, hit.end) for hit in hits]
+            cues = self._find_cues(text, clauses)
             if cues:
-                hits = [_apply_context(text, hit, cues) for hit in hits]
+                hits = [
+                    _apply_context(text, hit, clause, cues)
+                    for hit, clause in zip(hits, clauses, strict=True)
+                ]
         return hits
 
-    def _find_cues(self, text: str) -> list[tuple[int, int, ContextRule]]:
-        """Every cue of every rule, overlapping ones included, as (start, end, rule)."""
-        assert self._cues is not None
+    def _find_cues(
+        self, text: str, clauses: list[tuple[int, int]]
+    ) -> list[tuple[int, int, ContextRule]]:
+        """Every cue of every rule in the given clauses (overlapping ones too), rules in order."""
+        if self._cues is None:
+            return []
         rules = self.context_rules
         found: list[tuple[int, int, ContextRule]] = []
-        for m in self._cues.finditer(text):
-            # regs[0] is the (empty) match itself; regs[i + 1] is rule i's cue or (-1, -1).
-            for index, (start, end) in enumerate(m.regs[1:]):
-                if start >= 0:
-                    found.append((start, end, rules[index]))
+        scanned_to = 0
+        for start, stop in sorted(set(clauses)):
+            start = max(start, scanned_to)
+            if start >= stop:
+                continue
+            for m in self._cues.matches(text, start, stop):
+                for index, cue_start, cue_end in self._cues.indices(m):
+                    found.append((cue_start, cue_end, rules[index]))
+            scanned_to = stop
         # In file order of the rules, so that the first rule listed wins when several suppress.
         found.sort(key=lambda cue: self._rule_rank[cue[2].id])
         return found
@@ -169,10 +180,13 @@ def _affected_by(hit: LexiconHit, rule_id: str) -> bool:
 
 
 def _apply_context(
-    text: str, hit: LexiconHit, cues: list[tuple[int, int, ContextRule]]
+    text: str,
+    hit: LexiconHit,
+    clause: tuple[int, int],
+    cues: list[tuple[int, int, ContextRule]],
 ) -> LexiconHit:
     """Suppress or annotate ``hit`` by the cues in its clause (the first suppressing rule wins)."""
-    start, end = _clause_bounds(text, hit.start, hit.end)
+    start, end = clause
     suppressor: ContextRule | None = None
     annotations: list[tuple[str, str]] = []
     for cue_start, cue_end, rule in cues:
@@ -198,18 +212,6 @@ def _apply_context(
         suppressor.effect if suppressor else None,
         tuple(annotations),
     )
-
-
-def _compile(patterns: Iterable[str]) -> re.Pattern[str]:
-    alternatives = [f"(?P<g{i}>{p})" for i, p in enumerate(patterns)]
-    return re.compile(r"(?<![\w])(?:" + "|".join(alternatives) + r")(?![\w])")
-
-
-def _compile_cues(patterns: Iterable[str]) -> re.Pattern[str]:
-    # Cues of different rules may overlap ("rate" and "rate of"), so every rule is tried at every
-    # word start through its own look-ahead group; the match itself is empty.
-    lookaheads = [f"(?:(?=(?P<g{i}>{p})(?![\\w])))?" for i, p in enumerate(patterns)]
-    return re.compile(r"(?<![\w])(?=[\w\W])" + "".join(lookaheads))
 
 
 def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:

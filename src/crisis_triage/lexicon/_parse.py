@@ -131,9 +131,8 @@ def _examples(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
 def _unknown_keys(raw: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
     unknown = set(raw) - allowed
     if unknown:
-        raise LexiconError(
-            f"{where}: unknown keys {sorted(map(str, unknown))}; allowed: {', '.join(sorted(allowed))}"
-        )
+        keys = sorted(map(str, unknown))
+        raise LexiconError(f"{where}: unknown keys {keys}; allowed: {', '.join(sorted(allowed))}")
 
 
 def _pattern(raw: Mapping[str, Any], macros: Mapping[str, str], where: str) -> str:

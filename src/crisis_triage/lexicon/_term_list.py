@@ -91,7 +91,9 @@ def term_list_lexicon(path: str | Path, *, category: str = "SI") -> Lexicon:
                 )
             )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Lexicon(version=f"{path.stem} ({len(entries)} terms)", entries=tuple(entries), sha256=digest)
+    return Lexicon(
+        version=f"{path.stem} ({len(entries)} terms)", entries=tuple(entries), sha256=digest
+    )
 
 
 def _column_rows(rows: list[list[str]], header: list[str]) -> list[Term]:
@@ -115,7 +117,11 @@ def _token_rows(rows: list[list[str]], header: list[str], column: int) -> list[T
     for row in rows:
         if column >= len(row) or not row[column].strip():
             continue
-        group = row[group_column].strip() if group_column is not None and group_column < len(row) else "terms"
+        group = (
+            row[group_column].strip()
+            if group_column is not None and group_column < len(row)
+            else "terms"
+        )
         terms.append(
             Term(
                 row[column].strip(),
