@@ -4,19 +4,24 @@ from crisis_triage.lexicon._lexicon import DEFAULT_LEXICON_PATH, Lexicon
 from crisis_triage.lexicon._model import (
     CATEGORIES,
     CONTEXT_EFFECTS,
+    SUPPRESSES_BY_DEFAULT,
     ContextRule,
     LexiconEntry,
     LexiconError,
     LexiconHit,
 )
+from crisis_triage.lexicon._term_list import Term, load_term_list
 
 __all__ = [
     "CATEGORIES",
     "CONTEXT_EFFECTS",
     "DEFAULT_LEXICON_PATH",
+    "SUPPRESSES_BY_DEFAULT",
     "ContextRule",
     "Lexicon",
     "LexiconEntry",
     "LexiconError",
     "LexiconHit",
+    "Term",
+    "load_term_list",
 ]

@@ -6,7 +6,26 @@ from dataclasses import dataclass
 
 CATEGORIES = ("SI", "HI", "NSSI", "DV", "OD")
 # What a context rule says about a nearby crisis term.
-CONTEXT_EFFECTS = ("negation", "hypothetical", "other_person", "figurative", "historical")
+CONTEXT_EFFECTS = (
+    "negation",
+    "hypothetical",
+    "other_person",
+    "figurative",
+    "historical",
+    "accidental",
+)
+# Whether a rule with this effect explains a hit away (True) or only annotates it (False) when
+# the rule does not say.  A crisis about someone else (a parent writing about a suicidal child)
+# must still be found, and guideline-ambiguous history ("years ago I attempted") goes to a human,
+# so those two annotate by default.
+SUPPRESSES_BY_DEFAULT = {
+    "negation": True,
+    "hypothetical": True,
+    "other_person": False,
+    "figurative": True,
+    "historical": False,
+    "accidental": True,
+}
 
 
 class LexiconError(ValueError):
@@ -15,10 +34,17 @@ class LexiconError(ValueError):
 
 @dataclass(frozen=True)
 class LexiconEntry:
+    """One crisis term: a regex over normalised text, its category and why it is there.
+
+    ``examples`` are messages in which the entry must produce an active hit (checked by
+    ``Lexicon.check_examples`` and ``crisis-triage lexicon validate``).
+    """
+
     id: str
     pattern: str
     category: str
     rationale: str
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -27,7 +53,8 @@ class ContextRule:
 
     ``direction`` is where the cue must sit relative to the term: ``before``, ``after`` or
     ``either``; ``window`` is the furthest distance in tokens.  ``applies_to`` limits the rule to
-    some categories (empty: all).
+    some categories (empty: all).  ``suppress`` says whether the rule explains the hit away or
+    only annotates it; ``examples`` are messages in which the rule must affect some hit.
     """
 
     id: str
@@ -37,6 +64,8 @@ class ContextRule:
     window: int
     rationale: str
     applies_to: tuple[str, ...] = ()
+    suppress: bool = True
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +74,8 @@ class LexiconHit:
 
     ``suppressed_by`` names the context rule that explains the term away (``None``: the hit
     counts).  Suppressed hits are kept so that an explanation can say why a term did not count.
+    ``annotations`` are ``(rule id, effect)`` pairs of rules that describe the hit without
+    explaining it away, e.g. that it is about someone else (a third party at risk) or historical.
     """
 
     entry_id: str
@@ -54,14 +85,24 @@ class LexiconHit:
     end: int
     suppressed_by: str | None = None
     effect: str | None = None
+    annotations: tuple[tuple[str, str], ...] = ()
 
     @property
     def active(self) -> bool:
         return self.suppressed_by is None
 
+    @property
+    def effects(self) -> tuple[str, ...]:
+        """Every context effect found around the hit, suppressing or not."""
+        found = [self.effect] if self.effect else []
+        found += [effect for _, effect in self.annotations if effect not in found]
+        return tuple(found)
+
     def describe(self) -> str:
-        if self.active:
-            return f"{self.category}:{self.entry_id} '{self.term}'"
-        return (
-            f"{self.category}:{self.entry_id} '{self.term}' ({self.effect}: {self.suppressed_by})"
-        )
+        text = f"{self.category}:{self.entry_id} '{self.term}'"
+        if not self.active:
+            text += f" ({self.effect}: {self.suppressed_by})"
+        if self.annotations:
+            notes = ", ".join(f"{effect}: {rule}" for rule, effect in self.annotations)
+            text += f" [{notes}]"
+        return text
