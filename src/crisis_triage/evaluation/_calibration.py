@@ -83,11 +83,21 @@ def fit_slope(x: FloatArray, positives: FloatArray, totals: FloatArray) -> Float
                 break
             step[worse] *= 0.5
         a, b, current = a + step * da, b + step * db, np.maximum(trial, current)
-        converged |= np.maximum(np.abs(step * da), np.abs(step * db)) < _TOL
+        converged |= np.maximum(np.abs(da), np.abs(db)) < _TOL
         if converged.all():
             break
-    bad = ~converged | _undefined(positives, totals) | ~np.isfinite(b)
-    return np.where(bad, math.nan, b)
+    bad = ~converged | _undefined(positives, totals) | _separated(x, positives, totals)
+    return np.where(bad | ~np.isfinite(b), math.nan, b)
+
+
+def _separated(x: FloatArray, positives: FloatArray, totals: FloatArray) -> NDArray[np.bool_]:
+    """Rows whose classes do not overlap on x: the slope's maximum likelihood is infinite."""
+    has_pos, has_neg = positives > 0, (totals - positives) > 0
+    min_pos = np.where(has_pos, x, np.inf).min(axis=1)
+    max_pos = np.where(has_pos, x, -np.inf).max(axis=1)
+    min_neg = np.where(has_neg, x, np.inf).min(axis=1)
+    max_neg = np.where(has_neg, x, -np.inf).max(axis=1)
+    return np.asarray((max_neg <= min_pos) | (max_pos <= min_neg))
 
 
 def fit_intercept(x: FloatArray, positives: FloatArray, totals: FloatArray) -> FloatArray:

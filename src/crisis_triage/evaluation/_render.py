@@ -85,7 +85,7 @@ def md_cell(value: Any) -> str:
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("crisis_triage.evaluation", "templates"),
-        autoescape=select_autoescape(["html"], default_for_string=False, default=False),
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=False, default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -31,7 +31,7 @@ def period_starts(times: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
     days = naive.floor("D")
     if freq == "day":
         return pd.DatetimeIndex(days)
-    return pd.DatetimeIndex(days - pd.to_timedelta(days.dayofweek, unit="D"))
+    return pd.DatetimeIndex(days - pd.to_timedelta(days.day_of_week, unit="D"))
 
 
 def time_table(
