@@ -134,9 +134,16 @@ def evaluate(
     ds, metrics = result.data["dataset"], result.data["models"]["model"]["metrics"]
     typer.echo(
         f"{ds['n_evaluated']} messages ({ds['n_positive']} crisis, {ds['n_ambiguous']} ambiguous "
-        f"{ds['ambiguous_policy']}d): sensitivity {_short(metrics['sensitivity'])}, "
+        f"{_POLICY_WORDS[ds['ambiguous_policy']]}): sensitivity {_short(metrics['sensitivity'])}, "
         f"PPV {_short(metrics['ppv'])}"
     )
+
+
+_POLICY_WORDS = {
+    "exclude": "excluded",
+    "positive": "counted as crisis",
+    "negative": "counted as not crisis",
+}
 
 
 def _short(est: dict[str, Any]) -> str:
@@ -187,15 +194,11 @@ def compare(
     )
     try:
         frame = ev.read_evaluation_table(Path(data), spec)
-        labels = ev.parse_labels(frame[label_col].to_numpy(), column=label_col)
-        texts = frame[text_col].astype(str).tolist()
-        scores, thresholds, descriptions = {}, {}, {}
-        for name, path in zip(_names(models), models, strict=True):
-            scorer = ev.load_scorer(path)
-            scores[name] = scorer.predict_proba(texts)[:, 1]
-            thresholds[name] = float(scorer.threshold_)
-            descriptions[name] = str(path)
-        result = ev.compare(labels, scores, thresholds, config, descriptions=descriptions)
+        scorers = {
+            name: ev.load_scorer(path) for name, path in zip(_names(models), models, strict=True)
+        }
+        descriptions = dict(zip(scorers, models, strict=True))
+        result = ev.compare_models(scorers, frame, spec, config, descriptions)
     except _known_errors() as exc:
         _fail(str(exc))
     _save(result, output, "comparison")

@@ -10,6 +10,7 @@ jinja2).
 from crisis_triage.evaluation._adapter import (
     BUNDLED,
     TableSpec,
+    compare_models,
     evaluate,
     load_scorer,
     read_evaluation_table,
@@ -73,6 +74,7 @@ __all__ = [
     "calibration_intercept",
     "calibration_slope",
     "compare",
+    "compare_models",
     "confusion_counts",
     "decision_curve",
     "evaluate",

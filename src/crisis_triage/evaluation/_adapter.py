@@ -6,7 +6,7 @@ Only this module (and the benchmark) touches the detector, through the agreed in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from crisis_triage.evaluation._compare import compare
 from crisis_triage.evaluation._data import EvaluationData, parse_labels, parse_times
 from crisis_triage.evaluation._metrics import EvaluationError
 from crisis_triage.evaluation._report import EvaluationReport, ReportConfig, ReportResult, clean
@@ -165,3 +166,18 @@ def temporal_validation(
     }
     config = replace(config, extra={**config.extra, "temporal": temporal})
     return evaluate(estimator, test, spec, config)
+
+
+def compare_models(
+    models: Mapping[str, Any],
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    config: ReportConfig,
+    descriptions: Mapping[str, str] | None = None,
+) -> ReportResult:
+    """Score ``frame`` with every model and compare them (the first is the reference)."""
+    labels = parse_labels(frame[spec.label_col].to_numpy(), column=spec.label_col)
+    texts = _texts(frame, spec, _ids(frame, spec))
+    scores = {name: np.asarray(m.predict_proba(texts))[:, 1] for name, m in models.items()}
+    thresholds = {name: float(m.threshold_) for name, m in models.items()}
+    return compare(labels, scores, thresholds, config, descriptions=descriptions)
