@@ -14,13 +14,9 @@ import pyarrow.parquet as pq
 
 TABLE_FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
+    ".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet",
+}  # fmt: skip
 
 
 class TableError(ValueError):
@@ -83,15 +79,9 @@ def _read_chunks(path: Path, fmt: str, chunksize: int) -> Iterator[pd.DataFrame]
     if fmt == "csv":
         sep = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
         yield from pd.read_csv(
-            path,
-            sep=sep,
-            chunksize=chunksize,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8",
-            encoding_errors="strict",
-        )
+            path, sep=sep, chunksize=chunksize, dtype=str, keep_default_na=False,
+            na_values=[""], encoding="utf-8", encoding_errors="strict",
+        )  # fmt: skip
     elif fmt == "jsonl":
         yield from pd.read_json(path, lines=True, chunksize=chunksize, dtype=False)
     else:
@@ -115,12 +105,9 @@ class TableWriter:
     def write(self, chunk: pd.DataFrame) -> None:
         if self.format == "csv":
             chunk.to_csv(
-                self.path,
-                mode="a" if self._wrote_header else "w",
-                header=not self._wrote_header,
-                index=False,
-                quoting=csv.QUOTE_MINIMAL,
-            )
+                self.path, mode="a" if self._wrote_header else "w", header=not self._wrote_header,
+                index=False, quoting=csv.QUOTE_MINIMAL,
+            )  # fmt: skip
         elif self.format == "jsonl":
             with self.path.open("a" if self._wrote_header else "w", encoding="utf-8") as handle:
                 for record in chunk.to_dict(orient="records"):

@@ -215,16 +215,8 @@ def _parse_rule(index: int, raw: Any) -> ContextRule:
     bad = [c for c in applies_to if c not in CATEGORIES]
     if bad:
         raise LexiconError(f"{where}: applies_to has unknown categories {bad}")
-    unknown = set(raw) - {
-        "id",
-        "pattern",
-        "effect",
-        "direction",
-        "window",
-        "applies_to",
-        "rationale",
-        "examples",
-    }
+    unknown = set(raw) - {"id", "pattern", "effect", "direction", "window", "applies_to",
+                          "rationale", "examples"}  # fmt: skip
     if unknown:
         raise LexiconError(f"{where}: unknown keys {sorted(unknown)}")
     rationale = _require(raw, "rationale", where)

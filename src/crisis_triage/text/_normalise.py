@@ -14,27 +14,13 @@ MASK_TOKENS = ("__url__", "__email__", "__phone__")
 
 _QUOTES = str.maketrans(
     {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u0060": "'",
-        "\u00b4": "'",
-        "\u02bc": "'",
-        "\uff07": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2212": "-",
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u0060": "'", "\u00b4": "'", "\u02bc": "'", "\uff07": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2013": "-", "\u2014": "-", "\u2212": "-",
     }
-)
+)  # fmt: skip
 
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _URL = re.compile(
@@ -48,20 +34,8 @@ _WHITESPACE = re.compile(r"\s+")
 _RUN = re.compile(r"([a-z])\1{2,}")
 # A token made of letters plus digits or symbols that stand for letters ("su1c1de", "k!ll").
 _LEET_TOKEN = re.compile(r"(?<![\w@$])[a-z0-9@$!|]*[a-z][a-z0-9@$!|]*(?![\w@$])")
-_LEET = str.maketrans(
-    {
-        "0": "o",
-        "1": "i",
-        "3": "e",
-        "4": "a",
-        "5": "s",
-        "7": "t",
-        "@": "a",
-        "$": "s",
-        "!": "i",
-        "|": "l",
-    }
-)
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s", "!": "i", "|": "l"})  # fmt: skip
 
 # Words whose obfuscated spellings matter: a leet-decoded or de-elongated token is only
 # rewritten when the result is one of these, so "b12", "mp3" and "10mg" stay as they are.
