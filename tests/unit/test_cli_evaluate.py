@@ -434,3 +434,15 @@ def test_the_cmd1_term_list_reads(shared_data: Path) -> None:
     terms = read_cmd1_terms(shared_data / "reference" / "cmd1_lexicon_swaminathan2023.csv")
     assert len(terms) > 250
     assert "Suicide" in terms and not any(t.startswith("\ufeff") for t in terms)
+
+
+def test_every_miss_is_explained_and_false_positives_up_to_a_cap() -> None:
+    from crisis_triage.evaluation import TableSpec, score_frame
+
+    data = score_frame(_fitted(), _table(n=400), TableSpec(), max_explained_false_positives=10)
+    flagged = data.scores >= data.threshold
+    false_pos = np.flatnonzero((data.labels != 1) & flagged)
+    missed = np.flatnonzero((data.labels != 0) & ~flagged)
+    assert len(false_pos) > 10 and len(missed) > 0
+    assert set(missed.tolist()) <= set(data.explanations)
+    assert len(set(false_pos.tolist()) & set(data.explanations)) == 10

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 
 from crisis_triage.cli._app import app
 
@@ -62,6 +66,15 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from crisis_triage.io import TableError
 
     return (EvaluationError, TableError)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr while messages are scored (only on a terminal)."""
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("scoring", total=total)
+        yield lambda done: bar.advance(task, done)
 
 
 def _save(result: ReportResult, output: Path, stem: str) -> None:
@@ -124,10 +137,11 @@ def evaluate(
     try:
         frame = ev.read_evaluation_table(data, spec)
         scorer = ev.load_scorer(model)
-        if train_before:
-            result = ev.temporal_validation(scorer, frame, spec, config, train_before)
-        else:
-            result = ev.evaluate(scorer, frame, spec, config)
+        with _progress(len(frame)) as advance:
+            if train_before:
+                result = ev.temporal_validation(scorer, frame, spec, config, train_before, advance)
+            else:
+                result = ev.evaluate(scorer, frame, spec, config, advance)
     except _known_errors() as exc:
         _fail(str(exc))
     _save(result, output, "report")

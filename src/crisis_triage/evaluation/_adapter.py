@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.base import clone
 
 from crisis_triage.evaluation._compare import compare
@@ -25,6 +26,8 @@ from crisis_triage.io import read_table
 BUNDLED = "bundled"  # MODEL argument naming the bundled default model
 _ID_CANDIDATES = ("uid", "id", "message_id")
 Progress = Callable[[int], None]
+MAX_EXPLAINED_FALSE_POSITIVES = 5000
+_SHOWN_FALSE_POSITIVES = 50
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,20 @@ def _ids(frame: pd.DataFrame, spec: TableSpec) -> list[str]:
     return frame[column].astype(str).tolist()
 
 
+def _rows_to_explain(
+    labels: NDArray[np.int8], scores: NDArray[np.float64], flagged: NDArray[np.bool_], cap: int
+) -> NDArray[np.intp]:
+    """All possible misses, and false positives (top scores first, then a sample) up to ``cap``."""
+    missed = np.flatnonzero((labels != 0) & ~flagged)
+    false_pos = np.flatnonzero((labels != 1) & flagged)
+    if false_pos.shape[0] > cap:
+        by_score = false_pos[np.argsort(-scores[false_pos], kind="stable")]
+        top, rest = by_score[:_SHOWN_FALSE_POSITIVES], by_score[_SHOWN_FALSE_POSITIVES:]
+        sample = np.random.default_rng(0).choice(rest, max(0, cap - top.shape[0]), replace=False)
+        false_pos = np.concatenate([top, sample])
+    return np.sort(np.concatenate([missed, false_pos]))
+
+
 def score_frame(
     model: Any,
     frame: pd.DataFrame,
@@ -93,8 +110,14 @@ def score_frame(
     *,
     batch_size: int = 5000,
     progress: Progress | None = None,
+    max_explained_false_positives: int = MAX_EXPLAINED_FALSE_POSITIVES,
 ) -> EvaluationData:
-    """Score every message, flag it with the model's lexicon alone, and explain the errors."""
+    """Score every message, flag it with the model's lexicon alone, and explain the errors.
+
+    Every missed crisis is explained.  False positives are explained up to
+    ``max_explained_false_positives``: the highest-scoring ones the report lists, plus a seeded
+    random sample of the rest for the pattern tables (the report says how many were explained).
+    """
     labels = parse_labels(frame[spec.label_col].to_numpy(), column=spec.label_col)
     ids = _ids(frame, spec)
     texts = _texts(frame, spec, ids)
@@ -110,7 +133,7 @@ def score_frame(
     if lexicon is not None:
         baseline = np.array([1.0 if lexicon.active_hits(t) else 0.0 for t in texts])
     flagged = scores >= threshold
-    wrong = np.flatnonzero(((labels != 0) & ~flagged) | ((labels != 1) & flagged))
+    wrong = _rows_to_explain(labels, scores, flagged, max_explained_false_positives)
     explanations = dict(zip(wrong.tolist(), model.explain([texts[i] for i in wrong]), strict=True))
     times = frame[spec.time_col].to_numpy() if spec.time_col else None
     return EvaluationData.from_arrays(
@@ -128,14 +151,23 @@ def score_frame(
 
 
 def evaluate(
-    model: Any, frame: pd.DataFrame, spec: TableSpec, config: ReportConfig
+    model: Any,
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    config: ReportConfig,
+    progress: Progress | None = None,
 ) -> ReportResult:
     """Score ``frame`` with ``model`` and run the report."""
-    return EvaluationReport(config).run(score_frame(model, frame, spec))
+    return EvaluationReport(config).run(score_frame(model, frame, spec, progress=progress))
 
 
 def temporal_validation(
-    model: Any, frame: pd.DataFrame, spec: TableSpec, config: ReportConfig, split: str
+    model: Any,
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    config: ReportConfig,
+    split: str,
+    progress: Progress | None = None,
 ) -> ReportResult:
     """Refit ``model``'s configuration (sklearn ``clone``) on messages before ``split`` and
     evaluate it on the messages from ``split`` on — the study's retrospective/prospective design.
@@ -165,7 +197,7 @@ def temporal_validation(
         "test_end": times[after].max().isoformat(),
     }
     config = replace(config, extra={**config.extra, "temporal": temporal})
-    return evaluate(estimator, test, spec, config)
+    return evaluate(estimator, test, spec, config, progress)
 
 
 def compare_models(
