@@ -97,8 +97,9 @@ def _rows_to_explain(
     false_pos = np.flatnonzero((labels != 1) & flagged)
     if false_pos.shape[0] > cap:
         by_score = false_pos[np.argsort(-scores[false_pos], kind="stable")]
-        top, rest = by_score[:_SHOWN_FALSE_POSITIVES], by_score[_SHOWN_FALSE_POSITIVES:]
-        sample = np.random.default_rng(0).choice(rest, max(0, cap - top.shape[0]), replace=False)
+        shown = min(cap, _SHOWN_FALSE_POSITIVES)
+        top, rest = by_score[:shown], by_score[shown:]
+        sample = np.random.default_rng(0).choice(rest, cap - shown, replace=False)
         false_pos = np.concatenate([top, sample])
     return np.sort(np.concatenate([missed, false_pos]))
 
