@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crisis_triage import lexicon as lexicon_package
+from crisis_triage import training
 from crisis_triage.evaluation._adapter import load_scorer
 from crisis_triage.evaluation._compare import compare
 from crisis_triage.evaluation._data import parse_labels
@@ -44,7 +46,17 @@ class Candidate:
 
 
 def read_cmd1_terms(path: str | Path) -> list[str]:
-    """Terms of the CMD-1 list: a CSV whose columns are categories and cells are terms (BOM)."""
+    """Terms of the CMD-1 list: a CSV whose columns are categories and cells are terms (BOM).
+
+    Uses ``crisis_triage.lexicon.load_term_list`` when the lexicon package has it, else reads the
+    simple column layout itself.
+    """
+    loader = getattr(lexicon_package, "load_term_list", None)
+    if loader is not None:
+        try:
+            return list(dict.fromkeys(term.text for term in loader(path)))
+        except ValueError as exc:  # LexiconError
+            raise EvaluationError(str(exc)) from None
     try:
         frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -79,15 +91,25 @@ def train_cmd1(data_dir: Path, cache: Path | None = None) -> Any:
     make, save = getattr(detector, "make_detector", None), getattr(detector, "save_model", None)
     if make is None:
         raise EvaluationError("crisis_triage.detector.make_detector is not available")
-    train = read_table(data_dir / "train.csv.gz", required=["text", "crisis", "license"])
-    commercial = ~train["license"].astype(str).str.contains("non-commercial|NC", case=False)
-    labels = parse_labels(train["crisis"].to_numpy(), column="crisis")
-    usable = commercial.to_numpy() & (labels != -1)
-    model = make("cmd1").fit(train["text"].astype(str)[usable].tolist(), labels[usable].astype(int))
+    load_labelled = getattr(training, "load_labelled", None)
+    train_preset = getattr(training, "train", None)
+    if load_labelled is not None and train_preset is not None:  # the project's training recipe
+        data = load_labelled(data_dir / "train.csv.gz", ambiguous="exclude")
+        model = train_preset(data, preset="cmd1")
+    else:
+        model = _fit_cmd1(make, data_dir)
     if cache is not None and save is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         save(model, cache)
     return model
+
+
+def _fit_cmd1(make: Callable[[str], Any], data_dir: Path) -> Any:
+    train = read_table(data_dir / "train.csv.gz", required=["text", "crisis", "license"])
+    commercial = ~train["license"].astype(str).str.contains("non-commercial|NC", case=False)
+    labels = parse_labels(train["crisis"].to_numpy(), column="crisis")
+    usable = commercial.to_numpy() & (labels != -1)
+    return make("cmd1").fit(train["text"].astype(str)[usable].tolist(), labels[usable].astype(int))
 
 
 def candidates(data_dir: Path, cmd1_cache: Path | None = None) -> list[Candidate]:
