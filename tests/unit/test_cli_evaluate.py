@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from typer.testing import CliRunner
 
 import crisis_triage.detector as detector
+import crisis_triage.training as training
 from crisis_triage.cli import app
 from crisis_triage.detector import Explanation
 from crisis_triage.lexicon import Lexicon
@@ -95,6 +96,8 @@ def fake_detector(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(detector, "load_model", load_model, raising=False)
     monkeypatch.setattr(detector, "make_detector", lambda preset: KeywordModel(), raising=False)
+    for name in ("load_labelled", "train"):  # train through make_detector, not the real recipe
+        monkeypatch.delattr(training, name, raising=False)
     monkeypatch.setattr(detector, "save_model", lambda m, p: Path(p).write_text("m"), raising=False)
     return asked
 
@@ -368,7 +371,8 @@ def test_evaluate_a_tiny_real_model(tmp_path: Path) -> None:
     real = _real_detector()
     train = _table(n=300, seed=5)
     train = train[train["crisis"] != -1]
-    model = real.make_detector("cmd1").fit(train["text"].tolist(), train["crisis"].tolist())
+    model = real.make_detector("default", Cs=(1.0,), cv=3)  # small and quick
+    model.fit(train["text"].tolist(), train["crisis"].tolist())
     path = tmp_path / "tiny.skops"
     real.save_model(model, path)
     data = _write(_table(seed=6), tmp_path / "labelled.csv")

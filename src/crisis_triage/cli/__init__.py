@@ -1,6 +1,7 @@
 """The `crisis-triage` command line."""
 
-from crisis_triage.cli import _evaluate  # noqa: F401  (registers evaluate, compare, benchmark)
+# Each command module registers its commands on `app` when imported (one line per module).
+from crisis_triage.cli import _evaluate as _evaluate  # evaluate, compare, benchmark
 from crisis_triage.cli._app import app, main
 
 __all__ = ["app", "main"]
