@@ -134,12 +134,15 @@ def _group_row(
     )
     row["rest_tp"], row["rest_fn"] = total_tp - counts["tp"], total_fn - counts["fn"]
     if counts["n"] < options["min_size"]:
-        row["suppressed"] = f"fewer than {options['min_size']} messages"
+        row["suppressed"] = f"fewer than {options['min_size']} messages: too small to judge"
         return row
     few_positives = counts["positives"] < options["min_positives"]
     if few_positives:
         row["suppressed_metrics"] = list(NEEDS_POSITIVES)
-        row["suppressed"] = f"fewer than {options['min_positives']} crisis messages"
+        row["suppressed"] = (
+            f"fewer than {options['min_positives']} crisis messages: sensitivity, AUROC and "
+            "AUPRC not shown"
+        )
     sub_truth, sub_scores = truth[member], scores[member]
     replicates = None
     if options["n_boot"] > 0 and 0 < counts["positives"] < counts["n"]:
