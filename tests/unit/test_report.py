@@ -315,3 +315,22 @@ def test_compare_paired_differences() -> None:
     assert len(page.images) == 1
     assert "| AUROC |" in cmp.to_markdown()
     assert ReportResult.from_json(cmp.to_json()).data == cmp.data
+
+
+def test_a_minimal_report_renders_every_section() -> None:
+    """Labels and scores only: no baseline, groups, time, texts or explanations."""
+    rng = np.random.default_rng(11)
+    labels = (rng.random(300) < 0.1).astype(int)
+    scores = np.clip(rng.random(300) * 0.5 + 0.4 * labels, 0, 1)
+    minimal = EvaluationReport(ReportConfig(n_boot=0)).run(
+        EvaluationData.from_arrays(labels, scores, 0.5)
+    )
+    assert list(minimal.data["models"]) == ["model"]
+    assert minimal.data["models"]["model"]["metrics"]["auroc"]["method"] == "none"
+    assert minimal.data["models"]["model"]["metrics"]["sensitivity"]["method"] == "wilson"
+    page = _Page()
+    page.feed(minimal.to_html())
+    assert page.sections == [section for section, _ in SECTIONS]
+    text = " ".join(page.text)
+    assert "No group columns given" in text and "No time column given" in text
+    assert "No group columns given" in minimal.to_markdown()
