@@ -1,1 +1,103 @@
-"""crisis_triage.evaluation."""
+"""Evaluation and audit: metrics with confidence intervals, reports, comparisons, benchmark.
+
+Metrics are plain functions ``f(y_true, y_score_or_pred)``.  A report is a ``ReportConfig`` plus
+``EvaluationReport.run(EvaluationData)`` -> ``ReportResult`` (JSON, loadable back) that renders
+to HTML and Markdown.  The core needs no model; ``score_frame``/``evaluate`` connect a detector.
+Plots, subgroup tables and rendering need the ``evaluation`` extra (matplotlib, fairlearn,
+jinja2).
+"""
+
+from crisis_triage.evaluation._adapter import (
+    BUNDLED,
+    TableSpec,
+    compare_models,
+    evaluate,
+    load_scorer,
+    read_evaluation_table,
+    score_frame,
+    temporal_validation,
+)
+from crisis_triage.evaluation._benchmark import (
+    BENCHMARK_FILES,
+    read_cmd1_terms,
+    render_benchmark_markdown,
+    run_benchmark,
+    write_benchmark,
+)
+from crisis_triage.evaluation._bootstrap import Replicates, bootstrap
+from crisis_triage.evaluation._compare import compare
+from crisis_triage.evaluation._data import AMBIGUOUS_POLICIES, EvaluationData, parse_labels
+from crisis_triage.evaluation._intervals import Estimate, percentile_interval, wilson_interval
+from crisis_triage.evaluation._metrics import (
+    EvaluationError,
+    auprc,
+    auroc,
+    brier,
+    calibration_intercept,
+    calibration_slope,
+    confusion_counts,
+    expected_calibration_error,
+    flags_per_1000,
+    net_benefit,
+    npv,
+    ppv,
+    sensitivity,
+    specificity,
+)
+from crisis_triage.evaluation._report import EvaluationReport, ReportConfig, ReportResult
+from crisis_triage.evaluation._subgroups import subgroup_table
+from crisis_triage.evaluation._summary import (
+    TARGET_SENSITIVITIES,
+    decision_curve,
+    sensitivity_thresholds,
+)
+from crisis_triage.evaluation._time import TIME_FREQUENCIES, temporal_split, time_table
+
+__all__ = [
+    "AMBIGUOUS_POLICIES",
+    "BENCHMARK_FILES",
+    "BUNDLED",
+    "TARGET_SENSITIVITIES",
+    "TIME_FREQUENCIES",
+    "Estimate",
+    "EvaluationData",
+    "EvaluationError",
+    "EvaluationReport",
+    "Replicates",
+    "ReportConfig",
+    "ReportResult",
+    "TableSpec",
+    "auprc",
+    "auroc",
+    "bootstrap",
+    "brier",
+    "calibration_intercept",
+    "calibration_slope",
+    "compare",
+    "compare_models",
+    "confusion_counts",
+    "decision_curve",
+    "evaluate",
+    "expected_calibration_error",
+    "flags_per_1000",
+    "load_scorer",
+    "net_benefit",
+    "npv",
+    "parse_labels",
+    "percentile_interval",
+    "ppv",
+    "read_cmd1_terms",
+    "read_evaluation_table",
+    "render_benchmark_markdown",
+    "run_benchmark",
+    "score_frame",
+    "sensitivity",
+    "sensitivity_thresholds",
+    "specificity",
+    "subgroup_table",
+    "temporal_split",
+    "temporal_validation",
+    "time_table",
+    "wilson_interval",
+    "write_benchmark",
+]

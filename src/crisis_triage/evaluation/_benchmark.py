@@ -1,0 +1,223 @@
+"""The project's standard comparison on ../shared/data (``crisis-triage benchmark``).
+
+Candidates: the CMD-1 term list alone, our lexicon alone, the ``cmd1`` preset trained on
+train.csv.gz (non-commercial sources left out), and the bundled default model.  Each runs on
+bench_core_dev and bench_stress_dev, once with ambiguous rows excluded and once counting them
+as crises.  A candidate that cannot be built (no detector yet, no bundled model) is reported as
+skipped with its reason rather than failing the whole run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crisis_triage import lexicon as lexicon_package
+from crisis_triage import training
+from crisis_triage.evaluation._adapter import load_scorer
+from crisis_triage.evaluation._compare import compare
+from crisis_triage.evaluation._data import parse_labels
+from crisis_triage.evaluation._metrics import EvaluationError
+from crisis_triage.evaluation._report import ReportConfig, clean
+from crisis_triage.io import read_table
+from crisis_triage.lexicon import Lexicon
+
+BENCHMARK_FILES = ("bench_core_dev", "bench_stress_dev")
+CMD1_LEXICON = Path("reference") / "cmd1_lexicon_swaminathan2023.csv"
+POLICIES = ("exclude", "positive")
+ScoreFn = Callable[[list[str]], np.ndarray]
+
+
+@dataclass
+class Candidate:
+    name: str
+    description: str
+    threshold: float = 0.5
+    score: ScoreFn | None = None
+    binary: bool = False
+    skipped: str | None = None
+
+
+def read_cmd1_terms(path: str | Path) -> list[str]:
+    """Terms of the CMD-1 list: a CSV whose columns are categories and cells are terms (BOM).
+
+    Uses ``crisis_triage.lexicon.load_term_list`` when the lexicon package has it, else reads the
+    simple column layout itself.
+    """
+    loader = getattr(lexicon_package, "load_term_list", None)
+    if loader is not None:
+        try:
+            return list(dict.fromkeys(term.text for term in loader(path)))
+        except ValueError as exc:  # LexiconError
+            raise EvaluationError(str(exc)) from None
+    try:
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise EvaluationError(f"cannot read the CMD-1 term list {path}: {exc}") from None
+    terms = [cell.strip() for column in frame.columns for cell in frame[column] if cell.strip()]
+    if not terms:
+        raise EvaluationError(f"the CMD-1 term list {path} has no terms")
+    return list(dict.fromkeys(terms))
+
+
+def _lexicon_flags(lexicon: Lexicon) -> ScoreFn:
+    def score(texts: list[str]) -> np.ndarray:
+        return np.array([1.0 if lexicon.active_hits(t) else 0.0 for t in texts])
+
+    return score
+
+
+def _model_scores(model: Any) -> ScoreFn:
+    def score(texts: list[str]) -> np.ndarray:
+        return np.asarray(model.predict_proba(texts))[:, 1]
+
+    return score
+
+
+def train_cmd1(data_dir: Path, cache: Path | None = None) -> Any:
+    """The ``cmd1`` preset fitted on train.csv.gz without non-commercial sources or ambiguous
+    rows; loaded from / saved to ``cache`` when given (training takes a while)."""
+    from crisis_triage import detector
+
+    if cache is not None and cache.is_file():
+        return load_scorer(cache)
+    make, save = getattr(detector, "make_detector", None), getattr(detector, "save_model", None)
+    if make is None:
+        raise EvaluationError("crisis_triage.detector.make_detector is not available")
+    load_labelled = getattr(training, "load_labelled", None)
+    train_preset = getattr(training, "train", None)
+    if load_labelled is not None and train_preset is not None:  # the project's training recipe
+        data = load_labelled(data_dir / "train.csv.gz", ambiguous="exclude")
+        model = train_preset(data, preset="cmd1")
+    else:
+        model = _fit_cmd1(make, data_dir)
+    if cache is not None and save is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        save(model, cache)
+    return model
+
+
+def _fit_cmd1(make: Callable[[str], Any], data_dir: Path) -> Any:
+    train = read_table(data_dir / "train.csv.gz", required=["text", "crisis", "license"])
+    commercial = ~train["license"].astype(str).str.contains("non-commercial|NC", case=False)
+    labels = parse_labels(train["crisis"].to_numpy(), column="crisis")
+    usable = commercial.to_numpy() & (labels != -1)
+    return make("cmd1").fit(train["text"].astype(str)[usable].tolist(), labels[usable].astype(int))
+
+
+def candidates(data_dir: Path, cmd1_cache: Path | None = None) -> list[Candidate]:
+    found: list[Candidate] = []
+    terms = read_cmd1_terms(data_dir / CMD1_LEXICON)
+    cmd1_terms = Lexicon.from_terms(terms, version="cmd1-swaminathan2023")
+    found.append(
+        Candidate(
+            "cmd1_terms",
+            f"CMD-1 term list alone ({len(terms)} terms; flag = any term)",
+            score=_lexicon_flags(cmd1_terms),
+            binary=True,
+        )
+    )
+    ours = Lexicon.load()
+    found.append(
+        Candidate(
+            "our_lexicon",
+            f"our lexicon alone (version {ours.version}; flag = an active hit)",
+            score=_lexicon_flags(ours),
+            binary=True,
+        )
+    )
+    builders: list[tuple[str, str, Callable[[], Any]]] = [
+        (
+            "cmd1_preset",
+            "cmd1 preset trained on train.csv.gz (non-commercial sources left out)",
+            lambda: train_cmd1(data_dir, cmd1_cache),
+        ),
+        ("default_model", "the bundled default model", lambda: load_scorer(None)),
+    ]
+    for name, description, build in builders:
+        try:
+            model = build()
+        except (EvaluationError, ImportError, ValueError) as exc:
+            found.append(Candidate(name, description, skipped=str(exc)))
+            continue
+        found.append(Candidate(name, description, float(model.threshold_), _model_scores(model)))
+    return found
+
+
+def run_benchmark(
+    data_dir: Path,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    cmd1_cache: Path | None = None,
+    files: Sequence[str] = BENCHMARK_FILES,
+) -> dict[str, Any]:
+    """Every candidate on every benchmark file under both ambiguous policies."""
+    started = time.perf_counter()
+    found = candidates(data_dir, cmd1_cache)
+    ready = [c for c in found if c.score is not None]
+    results: dict[str, Any] = {}
+    for stem in files:
+        table = read_table(data_dir / f"{stem}.csv.gz", required=["text", "crisis"])
+        texts = table["text"].astype(str).tolist()
+        scores = {c.name: c.score(texts) for c in ready if c.score is not None}
+        results[stem] = {}
+        for policy in POLICIES:
+            config = ReportConfig(
+                n_boot=n_boot,
+                seed=seed,
+                ambiguous=policy,
+                title=f"Benchmark: {stem}, ambiguous {policy}",
+                data_name=stem,
+            )
+            comparison = compare(
+                table["crisis"].to_numpy(),
+                scores,
+                {c.name: c.threshold for c in ready},
+                config,
+                binary=frozenset(c.name for c in ready if c.binary),
+                descriptions={c.name: c.description for c in ready},
+                include_curves=False,
+            )
+            results[stem][policy] = comparison.data
+    summary: dict[str, Any] = clean(
+        {
+            "kind": "benchmark",
+            "data_dir": str(data_dir),
+            "n_boot": n_boot,
+            "seed": seed,
+            "candidates": [
+                {
+                    "name": c.name,
+                    "description": c.description,
+                    "threshold": c.threshold,
+                    "skipped": c.skipped,
+                }
+                for c in found
+            ],
+            "results": results,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    )
+    return summary
+
+
+def render_benchmark_markdown(result: dict[str, Any]) -> str:
+    from crisis_triage.evaluation._render import environment  # jinja2: extra "evaluation"
+
+    return environment().get_template("benchmark.md.j2").render(b=result)
+
+
+def write_benchmark(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "benchmark.json", "md": out_dir / "benchmark.md"}
+    paths["json"].write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    paths["md"].write_text(render_benchmark_markdown(result), encoding="utf-8")
+    return paths
