@@ -102,7 +102,9 @@ def _char_wb(**options: Any) -> TfidfVectorizer:
 
 
 def _classifier() -> LogisticRegression:
-    return LogisticRegression(l1_ratio=1, solver="liblinear", C=10.0, max_iter=10_000)
+    return LogisticRegression(
+        l1_ratio=1, solver="liblinear", C=10.0, max_iter=10_000, random_state=0
+    )
 
 
 def _union(**weights: float) -> FeatureUnion:

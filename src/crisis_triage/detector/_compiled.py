@@ -31,7 +31,8 @@ from crisis_triage.detector._ngram_index import Block, IntArray, make_block
 
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 4096
-_SMALL_BATCH = 16  # up to this many texts, plain Python beats numpy's per-call overhead
+# Up to this many characters in a batch, plain Python beats numpy's per-call overhead.
+_SMALL_WORK = 300
 
 
 class UnsupportedModelError(ValueError):
@@ -59,6 +60,12 @@ class _Weighting:
     terms: dict[int, str]  # column -> n-gram, only for columns with a non-zero coefficient
     idf_values: array[float]  # idf again, cheap to index from Python (small batches)
     weighted: dict[int, float]  # column -> coefficient, non-zero ones only
+
+    def tf(self, count: int) -> float:
+        """The term-frequency weight of an n-gram seen ``count`` times, as sklearn's."""
+        if self.binary or (count == 1 and self.sublinear_tf):
+            return 1.0
+        return math.log(count) + 1.0 if self.sublinear_tf else float(count)
 
 
 def _check_vectorizer(vectorizer: Any) -> None:
@@ -143,7 +150,7 @@ class _LinearTextModel:
     ) -> tuple[FloatArray, list[dict[str, float]]]:
         n_docs = len(texts)
         contributions: list[dict[str, float]] = [{} for _ in range(n_docs)] if explain else []
-        if n_docs <= _SMALL_BATCH:
+        if sum(map(len, texts)) <= _SMALL_WORK:
             pushes = [self.intercept] * n_docs
             for part in self.parts:
                 columns = part.block.columns(_prepared(part.block, texts, prepared))
@@ -193,20 +200,16 @@ def _add_part_small(
     contributions: list[dict[str, float]],
 ) -> None:
     """``_add_part`` for a few texts, in plain Python (numpy's per-call cost dominates there)."""
-    idf, weighted = part.idf_values, part.weighted
+    idf, weighted, l2 = part.idf_values, part.weighted, part.norm == "l2"
     for doc, cols in enumerate(columns):
         total = 0.0
         kept: list[tuple[int, float]] = []
         for col, count in Counter(cols).items():
-            if part.binary:
-                tf = 1.0
-            else:
-                tf = math.log(count) + 1.0 if part.sublinear_tf else float(count)
-            value = tf * idf[col]
-            total += value * value if part.norm == "l2" else value
+            value = part.tf(count) * idf[col]
+            total += value * value if l2 else value
             if col in weighted:
                 kept.append((col, value))
-        norm = math.sqrt(total) if part.norm == "l2" else total if part.norm == "l1" else 1.0
+        norm = (math.sqrt(total) if l2 else total) if part.norm else 1.0
         norm = norm or 1.0
         for col, value in kept:
             push = part.weight * (value / norm) * weighted[col]
@@ -320,71 +323,73 @@ class CompiledScorer:
         return cls([_LinearTextModel(vectorizers, classifier, weights)])
 
     def score(self, texts: Iterable[str], *, top_k: int = 5) -> CompiledScores:
-        """Decision function, P(crisis) and up to ``top_k`` n-grams per text.
+        """Decision function, class probabilities (NaN for a classifier without any) and up
+        to ``top_k`` n-grams per text.
 
         The n-grams are those with the largest absolute contribution to the decision
         function (log-odds), as (n-gram, contribution) pairs, largest first. With several
         calibrated members (CalibratedClassifierCV ensembles) decision and contributions
         are the members' means.
         """
-        items = _as_texts(texts)
-        decisions: list[FloatArray] = []
-        probabilities: list[FloatArray] = []  # shape (n, 2) each
+        with_probability = all(member.has_probability for member in self._members)
+        decision, probability, top = self._run(
+            _as_texts(texts), top_k, with_probability=with_probability
+        )
+        if not with_probability:
+            probability[:] = np.nan
+        return CompiledScores(decision=decision, probability=probability, top_ngrams=top)
+
+    def _run(
+        self, items: list[str], top_k: int, *, with_probability: bool
+    ) -> tuple[FloatArray, FloatArray, list[tuple[tuple[str, float], ...]]]:
+        decisions: list[FloatArray] = [np.empty(0)]
+        probabilities: list[FloatArray] = [np.empty((0, 2))]
         top: list[tuple[tuple[str, float], ...]] = []
         for start in range(0, len(items), _CHUNK):
             chunk = items[start : start + _CHUNK]
-            decision, probability, contributions = self._score_chunk(chunk, top_k > 0)
-            decisions.append(decision)
-            probabilities.append(probability)
-            if top_k > 0:
-                top += [_top(pushes, top_k) for pushes in contributions]
-            else:
-                top += [()] * len(chunk)
-        empty = np.empty(0, dtype=np.float64)
-        return CompiledScores(
-            decision=np.concatenate(decisions) if decisions else empty,
-            probability=np.concatenate(probabilities) if probabilities else empty.reshape(0, 2),
-            top_ngrams=top,
-        )
+            prepared: dict[object, list[str]] = {}
+            decision = np.zeros(len(chunk))
+            probability = np.zeros((len(chunk), 2))
+            merged: list[dict[str, float]] = [{} for _ in chunk] if top_k > 0 else []
+            for member in self._members:
+                member_decision, contributions = member.score(chunk, prepared, top_k > 0)
+                decision += member_decision
+                if with_probability:
+                    probability += member.probability(member_decision)
+                for into, pushes in zip(merged, contributions, strict=False):
+                    for gram, push in pushes.items():
+                        into[gram] = into.get(gram, 0.0) + push
+            size = len(self._members)
+            decisions.append(decision / size)
+            probabilities.append(probability / size)
+            top += [_top(pushes, top_k, size) for pushes in merged] or [()] * len(chunk)
+        return np.concatenate(decisions), np.concatenate(probabilities), top
 
-    def _score_chunk(
-        self, texts: list[str], explain: bool
-    ) -> tuple[FloatArray, FloatArray, list[dict[str, float]]]:
-        prepared: dict[object, list[str]] = {}
-        decision = np.zeros(len(texts))
-        probability = np.zeros((len(texts), 2))
-        merged: list[dict[str, float]] = [{} for _ in texts] if explain else []
+    def _check_probability(self) -> None:
+        if not all(member.has_probability for member in self._members):
+            raise UnsupportedModelError("the classifier has no probabilities and no calibrator")
+
+    def clear_caches(self) -> None:
+        """Forget cached words and pieces (memory is bounded either way; for benchmarks)."""
         for member in self._members:
-            member_decision, contributions = member.score(texts, prepared, explain)
-            decision += member_decision
-            if member.has_probability:
-                probability += member.probability(member_decision)
-            for into, pushes in zip(merged, contributions, strict=False):
-                for gram, push in pushes.items():
-                    into[gram] = into.get(gram, 0.0) + push
-        size = len(self._members)
-        if size > 1:
-            decision /= size
-            probability /= size
-            merged = [{gram: push / size for gram, push in m.items()} for m in merged]
-        return decision, probability, merged
+            for part in member.parts:
+                part.block.clear_cache()
 
     def decision_function(self, texts: Iterable[str]) -> FloatArray:
         """The classifier's decision function (log-odds for logistic regression)."""
         if len(self._members) > 1:
             raise UnsupportedModelError("a calibrated ensemble has no single decision function")
-        return self.score(texts, top_k=0).decision
+        return self._run(_as_texts(texts), 0, with_probability=False)[0]
 
     def predict_proba(self, texts: Iterable[str]) -> FloatArray:
         """Shape (n, 2): P(not crisis), P(crisis), as the compiled estimator gives them."""
-        if not all(member.has_probability for member in self._members):
-            raise UnsupportedModelError("the classifier has no probabilities and no calibrator")
-        return self.score(texts, top_k=0).probability
+        self._check_probability()
+        return self._run(_as_texts(texts), 0, with_probability=True)[1]
 
 
-def _top(pushes: dict[str, float], k: int) -> tuple[tuple[str, float], ...]:
+def _top(pushes: dict[str, float], k: int, members: int) -> tuple[tuple[str, float], ...]:
     ranked = sorted(pushes.items(), key=lambda item: (-abs(item[1]), item[0]))
-    return tuple(ranked[:k])
+    return tuple((gram, push / members) for gram, push in ranked[:k])
 
 
 def _unpack_pipeline(estimator: Any) -> tuple[list[Any], list[float | None], Any]:

@@ -117,6 +117,9 @@ class _Block:
         """The same as flat (text index, column) arrays; faster for large batches."""
         return _flatten(self.columns(prepared))
 
+    def clear_cache(self) -> None:
+        """Forget cached words or pieces."""
+
 
 class AnalyzerBlock(_Block):
     """Any vectorizer: run its own analyzer, look each n-gram up in the vocabulary."""
@@ -143,6 +146,9 @@ class CharWbBlock(_Block):
         self._min_n, self._max_n = vectorizer.ngram_range
         self._vocabulary: dict[str, int] = vectorizer.vocabulary_
         self._words = _BoundedCache(self._word_columns)
+
+    def clear_cache(self) -> None:
+        self._words.clear()
 
     def _word_columns(self, word: str) -> tuple[int, ...]:
         # The n-grams sklearn's char_wb analyzer makes for one word, padded with spaces.
@@ -176,6 +182,9 @@ class WordTrieBlock(_Block):
         self._build(vectorizer.vocabulary_)
         self._pieces = _BoundedCache(self._piece_keys)
 
+    def clear_cache(self) -> None:
+        self._pieces.clear()
+
     def _build(self, vocabulary: dict[str, int]) -> None:
         # Nodes are vocabulary columns; a prefix that is not itself a term (possible with
         # max_df, max_features or min_n > 1) gets an extra node numbered after them.
@@ -202,8 +211,11 @@ class WordTrieBlock(_Block):
                 lasts.append(key)
                 children.append(node)
         self._token_keys = token_keys
-        self._n_keys = max(len(token_keys), 1)
-        first = np.full(len(token_keys) + 1, -1, dtype=np.int64)  # last slot: unknown token
+        self._has_extra = bool(extra)
+        # Key len(token_keys) stands for any unknown token; it ends no n-gram, so a query
+        # (node, unknown) never matches a child.
+        self._n_keys = len(token_keys) + 1
+        first = np.full(len(token_keys) + 1, -1, dtype=np.int64)
         for token, key in token_keys.items():
             first[key] = nodes.get(token, -1)
         self._first = first
@@ -258,33 +270,30 @@ class WordTrieBlock(_Block):
         unknown = len(self._token_keys)
         # One flat array of token keys, each text followed by an "unknown" separator, so
         # no n-gram can run from one text into the next.
-        per_doc = [[*self._doc_keys(text), unknown] for text in texts]
-        docs, keys = _flatten(per_doc)
-        out_docs: list[IntArray] = []
-        out_cols: list[IntArray] = []
-        starts = np.flatnonzero(keys != unknown)
-        nodes = self._first[keys[starts]]
-        alive = nodes >= 0
-        starts, nodes = starts[alive], nodes[alive]
+        docs, keys = _flatten([[*self._doc_keys(text), unknown] for text in texts])
+        nodes = self._first[keys]
+        starts = np.flatnonzero(nodes >= 0)
+        nodes = nodes[starts]
+        found_starts: list[IntArray] = []
+        found_nodes: list[IntArray] = []
         for n in range(1, self._max_n + 1):
             if n > 1:
-                if not self._has_children:
-                    break
-                following = keys[starts + n - 1]
-                known = following != unknown
-                starts, nodes = starts[known], nodes[known]
-                nodes = self._children.get(nodes * self._n_keys + following[known])
-                found = nodes >= 0
-                starts, nodes = starts[found], nodes[found]
+                nodes = self._children.get(nodes * self._n_keys + keys[starts + (n - 1)])
+                alive = nodes >= 0
+                starts, nodes = starts[alive], nodes[alive]
             if n >= self._min_n:
-                is_term = nodes < self.n_features
-                out_docs.append(docs[starts[is_term]])
-                out_cols.append(nodes[is_term])
-            if not starts.size:
+                if self._has_extra:  # prefix-only nodes are not columns
+                    is_term = nodes < self.n_features
+                    found_starts.append(starts[is_term])
+                    found_nodes.append(nodes[is_term])
+                else:
+                    found_starts.append(starts)
+                    found_nodes.append(nodes)
+            if not starts.size or not self._has_children:
                 break
-        if not out_docs:
+        if not found_starts:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        return np.concatenate(out_docs), np.concatenate(out_cols)
+        return docs[np.concatenate(found_starts)], np.concatenate(found_nodes)
 
 
 def _preprocessor_key(vectorizer: Any) -> object:
