@@ -252,7 +252,7 @@ RANDOM_TEXT_MODELS = [
 
 
 def test_results_do_not_depend_on_cache_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_ngram_index, "_CACHE_LIMIT", 3)  # caches empty themselves constantly
+    monkeypatch.setattr(_ngram_index, "_CACHE_LIMIT", 2)  # caches evict constantly
     pipeline = _fit(_union())
     scorer = CompiledScorer.from_estimator(pipeline)
     for _ in range(2):

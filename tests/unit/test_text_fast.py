@@ -44,7 +44,10 @@ FRAGMENTS = [
     "a@b.com", "jane.doe+x@mail.example.com", "http://x.y/z", "https://", "www.a.org",
     "foo.com/bar", "bit.ly", "x.io", "\u2019", "\u201c", "`", "\u200b", "\u00ad", "\ufeff",
     "\uff4b\uff4d\uff53", "\u00a0", "\t", "\n", "  ", "\u3000", "\u2028", "I", "\u0130",
-    "\u00df", "\u00e9", "__url__", "_", "!", "|", "@", "$", ".", "-", "'", "0", "1", "7", " ",
+    "\u00df", "\u00e9", "sewer\tslide", "self\u00a0delete", "self\n\nharm", "sewer  slide",
+    "self\tdelete", "self  deleting", "\u0661\u0662\u0663", "\uff15\uff15\uff15",
+    "\u0665\u0665\u0665-\u0661\u0662\u0663-\u0664\u0665\u0666\u0667", "__url__",
+    "_", "!", "|", "@", "$", ".", "-", "'", "0", "1", "7", " ",
 ]  # fmt: skip
 ALPHABET = "abcdeiklmnorstuy013457@$!|.-/'` \t\n_()+\u2019\u200b\u00e9\u0660\uff11"
 
@@ -66,6 +69,8 @@ texts = st.one_of(
 @example("a@b.com 555-123-4567 k.m.s")
 @example("sewer\tslide self\u00a0harm")
 @example("hello!!! sooo\u2019 s/h ctb")
+@example("self\tdelete and sewer\n slide")
+@example("call \u0665\u0665\u0665-\u0661\u0662\u0663-\u0664\u0665\u0666\u0667 now")
 def test_normalise_equals_reference(text: str) -> None:
     assert normalise(text) == reference_normalise(text)
 

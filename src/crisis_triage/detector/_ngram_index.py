@@ -13,6 +13,7 @@ text, once per occurrence, exactly as ``vectorizer.transform`` would count them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -26,19 +27,9 @@ _CACHE_LIMIT = 1 << 16
 _DEFAULT_WORD_PATTERN = r"(?u)\b\w\w+\b"  # TfidfVectorizer's default token_pattern
 
 
-class _BoundedCache(dict[str, Any]):
-    """A dict that computes missing entries and empties itself when it grows too large."""
-
-    def __init__(self, compute: Callable[[str], Any]) -> None:
-        super().__init__()
-        self._compute = compute
-
-    def __missing__(self, key: str) -> Any:
-        value = self._compute(key)
-        if len(self) >= _CACHE_LIMIT:
-            self.clear()
-        self[key] = value
-        return value
+def _cached(function: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``function`` with a bounded least-recently-used cache (text fragments repeat a lot)."""
+    return lru_cache(maxsize=_CACHE_LIMIT)(function)
 
 
 def _flatten(per_doc: Sequence[Sequence[int]]) -> tuple[IntArray, IntArray]:
@@ -156,10 +147,10 @@ class CharWbBlock(_Block):
         self.prepare_key = _preprocessor_key(vectorizer)
         self._min_n, self._max_n = vectorizer.ngram_range
         self._vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self._words = _BoundedCache(self._word_columns)
+        self._words = _cached(self._word_columns)
 
     def clear_cache(self) -> None:
-        self._words.clear()
+        self._words = _cached(self._word_columns)
 
     def _word_columns(self, word: str) -> tuple[int, ...]:
         # The n-grams sklearn's char_wb analyzer makes for one word, padded with spaces.
@@ -175,7 +166,7 @@ class CharWbBlock(_Block):
         return tuple(found)
 
     def columns(self, prepared: Sequence[str]) -> list[list[int]]:
-        words = self._words.__getitem__
+        words = self._words
         return [list(chain.from_iterable(map(words, text.split()))) for text in prepared]
 
 
@@ -191,10 +182,10 @@ class WordTrieBlock(_Block):
         self._stop_words = frozenset(stop_words) if stop_words is not None else frozenset()
         self._min_n, self._max_n = vectorizer.ngram_range
         self._build(vectorizer.vocabulary_)
-        self._pieces = _BoundedCache(self._piece_keys)
+        self._pieces = _cached(self._piece_keys)
 
     def clear_cache(self) -> None:
-        self._pieces.clear()
+        self._pieces = _cached(self._piece_keys)
 
     def _build(self, vocabulary: dict[str, int]) -> None:
         # Nodes are vocabulary columns; a prefix that is not itself a term (possible with
@@ -247,7 +238,7 @@ class WordTrieBlock(_Block):
 
     def _doc_keys(self, text: str) -> Iterator[int] | list[int]:
         if self._piecewise:  # tokenise() works space-separated piece by piece
-            return chain.from_iterable(map(self._pieces.__getitem__, text.split(" ")))
+            return chain.from_iterable(map(self._pieces, text.split(" ")))
         return self._token_key_list(self._tokenize(text))
 
     def columns(self, prepared: Sequence[str]) -> list[list[int]]:

@@ -150,9 +150,16 @@ _SLANG: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
 )
 # Literals of which every URL match contains one (same purpose as the slang literals).
 _URL_LITERALS = ("://", "www.", ".com", ".org", ".net", ".io", ".gov", ".edu", ".ly")
-# A phone match holds at least ten digits; on ASCII text count them without a regex.
+# A phone match holds at least ten digits (\d: ASCII or other decimal digits).
 _NON_DIGIT_BYTES = bytes(b for b in range(128) if not chr(b).isdigit())
 _PHONE_MIN_DIGITS = 10
+# Zero-width characters and quote variants, replaced in one pass over non-ASCII text.
+_SPECIAL_MAP = {chr(code): replacement for code, replacement in _QUOTES.items()} | dict.fromkeys(
+    _ZERO_WIDTH.pattern[1:-1], ""
+)
+_SPECIAL = re.compile("[" + re.escape("".join(_SPECIAL_MAP)) + "]")
+# Slang patterns that can match across whitespace other than one space (see normalise).
+_WHITESPACE_SENSITIVE = ("delet", "sewer")
 
 
 def normalise(text: str) -> str:
@@ -169,28 +176,40 @@ def normalise(text: str) -> str:
         if "`" in text:
             text = text.replace("`", "'")
         text = text.lower()  # casefold() of ASCII text
-        digits = len(text.encode("ascii").translate(None, _NON_DIGIT_BYTES))
-        phone_possible = digits >= _PHONE_MIN_DIGITS
     else:
-        text = _ZERO_WIDTH.sub("", text).translate(_QUOTES).casefold()
-        phone_possible = True
+        text = _SPECIAL.sub(_special, text).casefold()
+    ascii_part = text.encode("ascii", "ignore")
+    # At most (ASCII digits + non-ASCII characters) decimal digits: too few, no phone.
+    digits = len(ascii_part.translate(None, _NON_DIGIT_BYTES)) + len(text) - len(ascii_part)
     if "@" in text:
         text = _EMAIL.sub(" __email__ ", text)
     for literal in _URL_LITERALS:
         if literal in text:
             text = _URL.sub(" __url__ ", text)
             break
-    if phone_possible:
+    if digits >= _PHONE_MIN_DIGITS:
         text = _PHONE.sub(" __phone__ ", text)
-    # No leet token spans a space (nor looks across one), so each space-separated piece is
-    # decoded on its own, with a cache: most pieces are common words.
-    text = " ".join(map(_decode_piece, text.split(" ")))
+    # No leet token spans whitespace (nor looks across it), so each piece is decoded on its
+    # own, with a cache: most pieces are common words. Collapsing whitespace here, before
+    # the slang step rather than after it, changes nothing unless a slang pattern could
+    # match across whitespace other than one space; then keep the documented order.
+    if any(literal in text for literal in _WHITESPACE_SENSITIVE):
+        text = " ".join(map(_decode_piece, text.split(" ")))
+        return " ".join(_expand_slang(text).split())  # split() splits on what \s matches
+    return _expand_slang(" ".join(map(_decode_piece, text.split())))
+
+
+def _special(match: re.Match[str]) -> str:
+    return _SPECIAL_MAP[match.group()]
+
+
+def _expand_slang(text: str) -> str:
     for pattern, replacement, literals in _SLANG:
         for literal in literals:
             if literal in text:
                 text = pattern.sub(replacement, text)
                 break
-    return " ".join(text.split())  # str.split() splits on exactly what \s matches
+    return text
 
 
 _TOKEN = re.compile(r"__\w+__|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]", re.ASCII)
@@ -208,8 +227,14 @@ def _tokenise_piece(piece: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(piece))
 
 
+# A leet token changes only if it holds a digit or symbol, or a letter three times in a row.
+_MAY_DECODE = re.compile(r"[0-9@$!|]|([a-z])\1\1")
+
+
 @lru_cache(maxsize=65536)
 def _decode_piece(piece: str) -> str:
+    if _MAY_DECODE.search(piece) is None:
+        return piece
     return _LEET_TOKEN.sub(_decode_leet, piece)
 
 
