@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import chain
 
 MASK_TOKENS = ("__url__", "__email__", "__phone__")
 
@@ -30,7 +31,6 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(
     r"(?<![\w.])(?:\+?\d{1,2}[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}(?![\w.])"
 )
-_WHITESPACE = re.compile(r"\s+")
 _RUN = re.compile(r"([a-z])\1{2,}")
 # A token made of letters plus digits or symbols that stand for letters ("su1c1de", "k!ll").
 _LEET_TOKEN = re.compile(r"(?<![\w@$])[a-z0-9@$!|]*[a-z][a-z0-9@$!|]*(?![\w@$])")
@@ -130,35 +130,86 @@ _DOUBLE_LETTER_WORDS = _CRISIS_WORDS | frozenset(
     ]
 )
 
-# Slang and euphemisms, expanded to the plain words the lexicon and model know.
-_SLANG: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), replacement)
-    for pattern, replacement in (
-        (r"\bk\.?m\.?s\b", "kill myself"),
-        (r"\bk\.?y\.?s\b", "kill yourself"),
-        (r"\bunaliv(?:e|ed|es|ing)\b", "kill"),
-        (r"\bsewer ?slide\b", "suicide"),
-        (r"\bsuicid\b", "suicide"),
-        (r"\bself[- ]?delet(?:e|ed|ing)\b", "kill myself"),
-        (r"\bs/h\b", "self harm"),
-        (r"\bself[- ]?harm", "self harm"),
-        (r"\bo\.?d(?:'?ed|'?d|ing)\b", "overdosed"),
-        (r"\bctb\b", "catch the bus suicide"),
+# Slang and euphemisms, expanded to the plain words the lexicon and model know. Each entry
+# also lists literals of which every match contains at least one: a cheap "in" test skips the
+# regex on the (usual) text without any, which leaves the result unchanged.
+_SLANG: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
+    (re.compile(pattern), replacement, literals)
+    for pattern, replacement, literals in (
+        (r"\bk\.?m\.?s\b", "kill myself", ("km", "k.m")),
+        (r"\bk\.?y\.?s\b", "kill yourself", ("ky", "k.y")),
+        (r"\bunaliv(?:e|ed|es|ing)\b", "kill", ("unaliv",)),
+        (r"\bsewer ?slide\b", "suicide", ("sewer",)),
+        (r"\bsuicid\b", "suicide", ("suicid",)),
+        (r"\bself[- ]?delet(?:e|ed|ing)\b", "kill myself", ("delet",)),
+        (r"\bs/h\b", "self harm", ("s/h",)),
+        (r"\bself[- ]?harm", "self harm", ("harm",)),
+        (r"\bo\.?d(?:'?ed|'?d|ing)\b", "overdosed", ("ode", "od'", "odd", "odi", "o.d")),
+        (r"\bctb\b", "catch the bus suicide", ("ctb",)),
     )
 )
+# Literals of which every URL match contains one (same purpose as the slang literals).
+_URL_LITERALS = ("://", "www.", ".com", ".org", ".net", ".io", ".gov", ".edu", ".ly")
+# A phone match holds at least ten digits (\d: ASCII or other decimal digits).
+_NON_DIGIT_BYTES = bytes(b for b in range(128) if not chr(b).isdigit())
+_PHONE_MIN_DIGITS = 10
+# Zero-width characters and quote variants, replaced in one pass over non-ASCII text.
+_SPECIAL_MAP = {chr(code): replacement for code, replacement in _QUOTES.items()} | dict.fromkeys(
+    _ZERO_WIDTH.pattern[1:-1], ""
+)
+_SPECIAL = re.compile("[" + re.escape("".join(_SPECIAL_MAP)) + "]")
+# Slang patterns that can match across whitespace other than one space (see normalise).
+_WHITESPACE_SENSITIVE = ("delet", "sewer")
 
 
 def normalise(text: str) -> str:
-    """Return the canonical form of ``text`` used by every matcher and model."""
+    """Return the canonical form of ``text`` used by every matcher and model.
+
+    The steps, in order: NFKC, zero-width removal, quote variants, case folding, masking of
+    e-mail addresses, URLs and phone numbers, leet and elongation decoding, slang expansion,
+    whitespace collapsing. tests/unit/test_text_fast.py checks this function against that
+    plain sequence on random text: the shortcuts below only skip steps that cannot match.
+    """
     text = unicodedata.normalize("NFKC", text)
-    text = _ZERO_WIDTH.sub("", text).translate(_QUOTES).casefold()
-    text = _EMAIL.sub(" __email__ ", text)
-    text = _URL.sub(" __url__ ", text)
-    text = _PHONE.sub(" __phone__ ", text)
-    text = _LEET_TOKEN.sub(_decode_leet, text)
-    for pattern, replacement in _SLANG:
-        text = pattern.sub(replacement, text)
-    return _WHITESPACE.sub(" ", text).strip()
+    if text.isascii():
+        # No zero-width character or quote variant is ASCII except the backtick.
+        if "`" in text:
+            text = text.replace("`", "'")
+        text = text.lower()  # casefold() of ASCII text
+    else:
+        text = _SPECIAL.sub(_special, text).casefold()
+    ascii_part = text.encode("ascii", "ignore")
+    # At most (ASCII digits + non-ASCII characters) decimal digits: too few, no phone.
+    digits = len(ascii_part.translate(None, _NON_DIGIT_BYTES)) + len(text) - len(ascii_part)
+    if "@" in text:
+        text = _EMAIL.sub(" __email__ ", text)
+    for literal in _URL_LITERALS:
+        if literal in text:
+            text = _URL.sub(" __url__ ", text)
+            break
+    if digits >= _PHONE_MIN_DIGITS:
+        text = _PHONE.sub(" __phone__ ", text)
+    # No leet token spans whitespace (nor looks across it), so each piece is decoded on its
+    # own, with a cache: most pieces are common words. Collapsing whitespace here, before
+    # the slang step rather than after it, changes nothing unless a slang pattern could
+    # match across whitespace other than one space; then keep the documented order.
+    if any(literal in text for literal in _WHITESPACE_SENSITIVE):
+        text = " ".join(map(_decode_piece, text.split(" ")))
+        return " ".join(_expand_slang(text).split())  # split() splits on what \s matches
+    return _expand_slang(" ".join(map(_decode_piece, text.split())))
+
+
+def _special(match: re.Match[str]) -> str:
+    return _SPECIAL_MAP[match.group()]
+
+
+def _expand_slang(text: str) -> str:
+    for pattern, replacement, literals in _SLANG:
+        for literal in literals:
+            if literal in text:
+                text = pattern.sub(replacement, text)
+                break
+    return text
 
 
 _TOKEN = re.compile(r"__\w+__|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]", re.ASCII)
@@ -166,7 +217,25 @@ _TOKEN = re.compile(r"__\w+__|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]", re.ASCII)
 
 def tokenise(normalised: str) -> list[str]:
     """Split normalised text into word tokens (ASCII words, mask tokens, other symbols)."""
-    return _TOKEN.findall(normalised)
+    # No token contains a space and the pattern looks neither behind nor past a match, so
+    # tokenising each space-separated piece (cached) gives the same list.
+    return list(chain.from_iterable(map(_tokenise_piece, normalised.split(" "))))
+
+
+@lru_cache(maxsize=65536)
+def _tokenise_piece(piece: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(piece))
+
+
+# A leet token changes only if it holds a digit or symbol, or a letter three times in a row.
+_MAY_DECODE = re.compile(r"[0-9@$!|]|([a-z])\1\1")
+
+
+@lru_cache(maxsize=65536)
+def _decode_piece(piece: str) -> str:
+    if _MAY_DECODE.search(piece) is None:
+        return piece
+    return _LEET_TOKEN.sub(_decode_leet, piece)
 
 
 @lru_cache(maxsize=65536)
@@ -189,3 +258,9 @@ def _decode_token(token: str) -> str:
 
 def _decode_leet(match: re.Match[str]) -> str:
     return _decode_token(match.group(0))
+
+
+def clear_caches() -> None:
+    """Empty the piece and token caches (benchmarks measure unseen text with this)."""
+    for cached in (_tokenise_piece, _decode_piece, _decode_token, _settle_elongation):
+        cached.cache_clear()
