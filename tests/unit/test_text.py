@@ -32,7 +32,9 @@ def test_normalise_canonical_forms(raw: str, expected: str) -> None:
     assert normalise(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["take 10mg of b12", "my mp3 player", "covid19 test", "hello!!!"])
+@pytest.mark.parametrize(
+    "raw", ["an odd day", "take 10mg of b12", "my mp3 player", "covid19 test", "hello!!!"]
+)
 def test_normalise_leaves_ordinary_alphanumerics_alone(raw: str) -> None:
     assert normalise(raw) == raw
 

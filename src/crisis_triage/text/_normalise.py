@@ -144,7 +144,7 @@ _SLANG: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
         (r"\bself[- ]?delet(?:e|ed|ing)\b", "kill myself", ("delet",)),
         (r"\bs/h\b", "self harm", ("s/h",)),
         (r"\bself[- ]?harm", "self harm", ("harm",)),
-        (r"\bo\.?d(?:'?ed|'?d|ing)\b", "overdosed", ("ode", "od'", "odd", "odi", "o.d")),
+        (r"\bo\.?d(?:'ed|'d|ed|'?ing)\b", "overdosed", ("ode", "od'", "odi", "o.d")),
         (r"\bctb\b", "catch the bus suicide", ("ctb",)),
     )
 )
