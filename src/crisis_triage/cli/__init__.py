@@ -1,9 +1,10 @@
 """The `crisis-triage` command line."""
 
 # Each command module registers its commands on `app` when imported (one line per module).
+from crisis_triage.cli import _evaluate as _evaluate  # evaluate, compare, benchmark
+from crisis_triage.cli import _lexicon as _lexicon  # lexicon list, test, validate
 from crisis_triage.cli import _scoring as _scoring  # score, explain
 from crisis_triage.cli import _training as _training  # train, train-default
-from crisis_triage.cli import _evaluate as _evaluate  # evaluate, compare, benchmark
 from crisis_triage.cli._app import app, main
 
 __all__ = ["app", "main"]

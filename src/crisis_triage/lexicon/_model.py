@@ -45,6 +45,7 @@ class LexiconEntry:
     category: str
     rationale: str
     examples: tuple[str, ...] = ()
+    source_pattern: str = ""  # as written in the file, before {{macros}} are expanded
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class ContextRule:
     applies_to: tuple[str, ...] = ()
     suppress: bool = True
     examples: tuple[str, ...] = ()
+    source_pattern: str = ""  # as written in the file, before {{macros}} are expanded
 
 
 @dataclass(frozen=True)

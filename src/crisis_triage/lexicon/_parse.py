@@ -58,22 +58,43 @@ def parse_document(
 
 
 def parse_macros(raw: Any) -> dict[str, str]:
-    """Named sub-patterns, referenced as ``{{name}}`` in patterns (and in later macros)."""
+    """Named sub-patterns, referenced as ``{{name}}`` in patterns and in other macros."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise LexiconError("'macros' must be a mapping of name: pattern")
-    macros: dict[str, str] = {}
+    written: dict[str, str] = {}
     for name, pattern in raw.items():
         where = f"macro {name!r}"
         if not isinstance(name, str) or not _MACRO_NAME.match(name):
             raise LexiconError(f"{where}: names are lower case letters, digits and _")
         if not isinstance(pattern, str) or not pattern.strip():
             raise LexiconError(f"{where}: the pattern must be a non-empty string")
-        expanded = expand(pattern.strip(), macros, where)
-        check_pattern(expanded, where)
-        macros[name] = expanded
-    return macros
+        written[name] = pattern.strip()
+    expanded: dict[str, str] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> str:
+        if name in expanded:
+            return expanded[name]
+        if name in chain:
+            raise LexiconError(f"macro {name!r} refers to itself ({' -> '.join((*chain, name))})")
+        where = f"macro {name!r}"
+
+        def substitute(match: re.Match[str]) -> str:
+            inner = match.group(1)
+            if inner not in written:
+                known = ", ".join(sorted(written))
+                raise LexiconError(f"{where}: unknown macro {{{{{inner}}}}} (known: {known})")
+            return f"(?:{resolve(inner, (*chain, name))})"
+
+        pattern = _MACRO_REF.sub(substitute, written[name])
+        check_pattern(pattern, where)
+        expanded[name] = pattern
+        return pattern
+
+    for name in written:
+        resolve(name, ())
+    return expanded
 
 
 def expand(pattern: str, macros: Mapping[str, str], where: str) -> str:
@@ -141,6 +162,11 @@ def _pattern(raw: Mapping[str, Any], macros: Mapping[str, str], where: str) -> s
     return pattern
 
 
+def _source(raw: Mapping[str, Any], expanded: str) -> str:
+    written = str(raw["pattern"]).strip()
+    return "" if written == expanded else written
+
+
 def _parse_entry(index: int, raw: Any, macros: Mapping[str, str]) -> LexiconEntry:
     where = f"entries[{index}]"
     if not isinstance(raw, Mapping):
@@ -153,7 +179,9 @@ def _parse_entry(index: int, raw: Any, macros: Mapping[str, str]) -> LexiconEntr
     if category not in CATEGORIES:
         raise LexiconError(f"{where}: category {category!r} is not one of {', '.join(CATEGORIES)}")
     rationale = _require(raw, "rationale", where)
-    return LexiconEntry(identifier, pattern, category, rationale, _examples(raw, where))
+    return LexiconEntry(
+        identifier, pattern, category, rationale, _examples(raw, where), _source(raw, pattern)
+    )
 
 
 def _parse_rule(index: int, raw: Any, macros: Mapping[str, str]) -> ContextRule:
@@ -192,4 +220,5 @@ def _parse_rule(index: int, raw: Any, macros: Mapping[str, str]) -> ContextRule:
         applies_to=tuple(applies_to),
         suppress=suppress,
         examples=_examples(raw, where),
+        source_pattern=_source(raw, pattern),
     )
