@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.sparse import hstack
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
@@ -314,3 +315,94 @@ def test_int_hash_map_agrees_with_a_dict(table: dict[int, int], data: st.DataObj
     queries = data.draw(st.lists(st.integers(0, 2**40), max_size=50)) + list(table)[:50]
     got = hashed.get(np.array(queries, dtype=np.int64)).tolist()
     assert got == [table.get(q, -1) for q in queries]
+
+
+def _detector_like_model() -> dict[str, Any]:
+    """The shapes TwoStageDetector uses: word + char_wb blocks with fixed vocabularies (the
+    n-grams an L1 fit kept), a classifier on the stacked blocks, a sigmoid calibrator that
+    is a 1-feature LogisticRegression on the log-odds, and category heads."""
+    labels = np.array(TRAIN_LABELS)
+    blocks = [_word(sublinear_tf=True, min_df=2), _char_wb(sublinear_tf=True)]
+    selector = _fit(FeatureUnion([("w", blocks[0]), ("c", blocks[1])]))
+    kept = np.flatnonzero(selector[-1].coef_[0])
+    vectorizers, offset = [], 0
+    for block in selector[0].transformer_list:
+        names = block[1].get_feature_names_out()
+        mine = kept[(kept >= offset) & (kept < offset + len(names))] - offset
+        fresh = _word if block[0] == "w" else _char_wb
+        vectorizer = fresh(sublinear_tf=True, min_df=1, vocabulary=list(names[mine]))
+        vectorizers.append(vectorizer.fit(TRAIN_TEXTS))
+        offset += len(names)
+
+    def features(texts: list[str]) -> Any:
+        return hstack([v.transform(texts) for v in vectorizers], format="csr")
+
+    matrix = features(TRAIN_TEXTS)
+    classifier = _classifier().fit(matrix, labels)
+    z = classifier.decision_function(matrix)
+    calibrator = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), labels)
+    rng = np.random.default_rng(3)
+    heads = {
+        name: LogisticRegression(C=5.0).fit(
+            matrix, (labels + (rng.random(len(labels)) < share)) > 0
+        )
+        for name, share in (("SI", 0.2), ("DV", 0.5))
+    }
+    return {
+        "vectorizers": vectorizers,
+        "features": features,
+        "classifier": classifier,
+        "calibrator": calibrator,
+        "heads": heads,
+    }
+
+
+def test_detector_shaped_model_scores_and_explains_like_sklearn() -> None:
+    model = _detector_like_model()
+    scorer = CompiledScorer.from_fitted(
+        model["vectorizers"],
+        model["classifier"],
+        calibrator=model["calibrator"],
+        heads=model["heads"],
+        prefixes=("", "[char] "),
+    )
+    names = np.array(
+        [str(n) for n in model["vectorizers"][0].get_feature_names_out()]
+        + ["[char] " + str(n) for n in model["vectorizers"][1].get_feature_names_out()]
+    )
+    coef = model["classifier"].coef_[0]
+    for texts in (ALL_TEXTS, ALL_TEXTS[:2], [HELD_OUT[4]]):
+        matrix = model["features"](texts)
+        z = model["classifier"].decision_function(matrix)
+        scores = scorer.score(texts, top_k=4)
+        np.testing.assert_allclose(scores.decision, z, atol=1e-9)
+        expected_p = model["calibrator"].predict_proba(z.reshape(-1, 1))[:, 1]
+        np.testing.assert_allclose(scores.probability[:, 1], expected_p, atol=1e-9)
+        for name, head in model["heads"].items():
+            np.testing.assert_allclose(
+                scores.heads[name], head.predict_proba(matrix)[:, 1], atol=1e-9
+            )
+        for i, top in enumerate(scores.top_ngrams):  # ranked as TwoStageDetector.explain does
+            row = matrix[i]
+            pushes = coef[row.indices] * row.data
+            ranked = [j for j in np.argsort(-np.abs(pushes), kind="stable") if pushes[j]][:4]
+            assert [gram for gram, _ in top] == [names[row.indices[j]] for j in ranked]
+            np.testing.assert_allclose([p for _, p in top], pushes[ranked], atol=1e-12)
+
+
+def test_equal_contributions_keep_feature_order() -> None:
+    texts = ["alpha beta gamma", "alpha beta delta", "gamma delta"] * 3
+    vectorizer = TfidfVectorizer(vocabulary=["gamma", "beta", "alpha", "delta"]).fit(texts)
+    classifier = LogisticRegression().fit(vectorizer.transform(texts), [1, 0, 0] * 3)
+    classifier.coef_ = np.array([[0.0, 1.5, 1.5, 0.0]])  # alpha and beta always co-occur
+    scorer = CompiledScorer.from_fitted(vectorizer, classifier)
+    for batch in (["alpha beta"], ["alpha beta"] * 40):
+        top = scorer.score(batch, top_k=2).top_ngrams[0]
+        assert [gram for gram, _ in top] == ["beta", "alpha"]  # column order, not names
+        assert top[0][1] == top[1][1]
+
+
+def test_heads_must_be_logistic_regressions() -> None:
+    pipeline = _fit(_word())
+    with pytest.raises(UnsupportedModelError, match="head 'SI'"):
+        CompiledScorer.from_fitted(pipeline[0], pipeline[-1], heads={"SI": object()})  # type: ignore[dict-item]

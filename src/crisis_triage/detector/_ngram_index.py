@@ -249,13 +249,17 @@ class WordTrieBlock(_Block):
 
     def _walk(self, text: str) -> list[int]:
         """One text's term columns, by extending each n-gram while it is a vocabulary prefix."""
-        tokens = [token for token in self._tokenize(text) if token not in self._stop_words]
+        tokens = self._tokenize(text)
+        if self._stop_words:
+            tokens = [token for token in tokens if token not in self._stop_words]
         get = self._nodes.get
         n_features, min_n, max_n = self.n_features, self._min_n, self._max_n
         found: list[int] = []
         size = len(tokens)
-        for start, gram in enumerate(tokens):
-            node = get(gram)
+        for start, node in enumerate(map(get, tokens)):
+            if node is None:
+                continue
+            gram = tokens[start]
             n = 1
             while node is not None:
                 if n >= min_n and node < n_features:
