@@ -1,0 +1,134 @@
+"""Shared request dependencies: the database session, who is calling, and role/scope guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from crisis_triage.detector import Scorer
+from crisis_triage.service._errors import ApiError
+from crisis_triage.service._settings import Settings
+from crisis_triage.storage import ApiKey, User
+from crisis_triage.triage import (
+    API_KEY_PREFIX,
+    Actor,
+    Role,
+    TriagePolicy,
+    resolve_api_key,
+    resolve_token,
+)
+
+
+@dataclass
+class ServiceState:
+    """Everything a request needs, built once by ``create_app`` (nothing at import time)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policy: TriagePolicy
+    scorer: Scorer | None
+    scorer_problem: str | None = None
+    background: list[object] = field(default_factory=list)
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="a user token from POST /v1/auth/token, or a platform API key (ctk_...)",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a logged-in user, or a platform API key with scopes."""
+
+    user: User | None = None
+    api_key: ApiKey | None = None
+
+    @property
+    def role(self) -> Role | None:
+        return Role(self.user.role) if self.user else None
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(self.api_key.scopes) if self.api_key else ()
+
+    @property
+    def name(self) -> str:
+        if self.user:
+            return self.user.username
+        return self.api_key.name if self.api_key else "?"
+
+    def actor(self) -> Actor:
+        if self.user is None:
+            raise ApiError(403, "this action needs a logged-in user, not an API key")
+        return Actor(user_id=self.user.id, role=Role(self.user.role))
+
+
+def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "send Authorization: Bearer <token or API key>", headers=challenge)
+    token = credentials.credentials
+    if token.startswith(API_KEY_PREFIX):
+        key = resolve_api_key(session, token)
+        if key is not None:
+            return Principal(api_key=key)
+    else:
+        user = resolve_token(session, token)
+        if user is not None:
+            return Principal(user=user)
+    raise ApiError(401, "the token or API key is invalid, expired or revoked", headers=challenge)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(role: Role | None = None, scope: str | None = None) -> Callable[..., Principal]:
+    """A guard: users need at least ``role``; API keys need ``scope`` (None: keys refused)."""
+
+    def guard(principal: PrincipalDep) -> Principal:
+        if principal.user is not None:
+            if role is not None and Role(principal.user.role).at_least(role):
+                return principal
+            need = f"the {role} role" if role else "an API key"
+            raise ApiError(403, f"this needs {need}")
+        if scope is not None and scope in principal.scopes:
+            return principal
+        need = f"an API key with scope {scope}" if scope else "a logged-in user"
+        raise ApiError(403, f"this needs {need}")
+
+    return guard
+
+
+CurrentUser = Annotated[Principal, Depends(require(Role.SPECIALIST))]
+SupervisorUser = Annotated[Principal, Depends(require(Role.SUPERVISOR))]
+AdminUser = Annotated[Principal, Depends(require(Role.ADMIN))]
+Ingester = Annotated[Principal, Depends(require(scope="messages:write"))]
+QueueReader = Annotated[Principal, Depends(require(Role.SPECIALIST, "queue:read"))]
+AlertReader = Annotated[Principal, Depends(require(Role.SPECIALIST, "alerts:read"))]
+MetricsReader = Annotated[Principal, Depends(require(Role.SUPERVISOR, "metrics:read"))]
