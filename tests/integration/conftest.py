@@ -7,22 +7,25 @@ CRISIS_TRIAGE_REQUIRE_POSTGRES=1, when they fail.  Every test starts with empty 
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from crisis_triage.service import Settings, create_app
-from crisis_triage.storage import Base, make_engine, make_session_factory, upgrade
-from crisis_triage.triage import Role, create_api_key, create_user, issue_token
+from crisis_triage.storage import Base, User, make_engine, make_session_factory, upgrade
+from crisis_triage.triage import Role, create_api_key, issue_token
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct horse battery"
@@ -134,6 +137,12 @@ def client(database_url: str, scorer: FakeScorer) -> Iterator[TestClient]:
         yield test_client
 
 
+@functools.cache
+def _hash() -> str:
+    """One argon2 hash of PASSWORD per run: hashing is slow on purpose."""
+    return PasswordHasher().hash(PASSWORD)
+
+
 class Factory:
     """Small factories for users, tokens and API keys, straight into the database."""
 
@@ -142,11 +151,11 @@ class Factory:
         self._n = 0
 
     def user(self, role: Role = Role.SPECIALIST, name: str | None = None) -> tuple[int, str]:
-        """A user of ``role``; returns (user id, bearer token)."""
-        from datetime import timedelta
-
+        """A user of ``role`` (password PASSWORD); returns (user id, bearer token)."""
         self._n += 1
-        user = create_user(self.session, name or f"{role.value}{self._n}", PASSWORD, role)
+        user = User(username=name or f"{role.value}{self._n}", password_hash=_hash(), role=role)
+        self.session.add(user)
+        self.session.commit()
         token, _row = issue_token(self.session, user, ttl=timedelta(hours=1))
         return user.id, token
 
