@@ -79,11 +79,11 @@ def apply_action(
         if case is None:
             raise NotFoundError(f"case {case_id} does not exist")
         status = CaseStatus(case.status)
+        target = next_status(status, action, escalated_before=case.escalated_at is not None)
         if actor.user_id is not None:
             check_permission(
                 action, status, role=actor.role, user_id=actor.user_id, claimed_by=case.claimed_by
             )
-        target = next_status(status, action, escalated_before=case.escalated_at is not None)
         crisis_type = None
         if action is Action.RESOLVE:
             if disposition is None:
