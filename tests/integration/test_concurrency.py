@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Factory
+from conftest import Factory, _empty
 from service_fakes import FakeScorer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import Case, make_session_factory
+from crisis_triage.storage import Case, make_engine, make_session_factory
 from crisis_triage.triage import (
     Actor,
     IncomingMessage,
@@ -75,10 +75,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def two_servers(postgres_url: str, database_url: str) -> Iterator[list[str]]:
-    """Two `crisis-triage serve` processes on one PostgreSQL schema."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("two processes share a database on PostgreSQL")
+def pg_session(postgres_url: str) -> Iterator[Session]:
+    """A session on the test PostgreSQL schema, emptied first."""
+    engine = make_engine(postgres_url)
+    _empty(engine)
+    with make_session_factory(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def two_servers(postgres_url: str) -> Iterator[list[str]]:
+    """Two `crisis-triage serve` processes on one PostgreSQL schema (started once)."""
     cli = Path(sys.executable).with_name("crisis-triage")
     env = os.environ | {
         "CRISIS_TRIAGE_DATABASE_URL": postgres_url,
@@ -119,8 +127,9 @@ def two_servers(postgres_url: str, database_url: str) -> Iterator[list[str]]:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_two_service_processes_never_double_claim(
-    two_servers: list[str], session: Session, factory: Factory
+    two_servers: list[str], pg_session: Session
 ) -> None:
+    session, factory = pg_session, Factory(pg_session)
     _cases(session, 40)
     specialists = [factory.headers() for _ in range(8)]
 
@@ -167,3 +176,35 @@ def test_two_service_processes_never_double_claim(
 
     codes = asyncio.run(race())
     assert sorted(codes) == [200] + [409] * 7
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_an_alert_raised_in_one_process_reaches_a_stream_on_the_other(
+    two_servers: list[str], pg_session: Session
+) -> None:
+    factory = Factory(pg_session)
+    watcher, platform = factory.headers(), factory.api_key("messages:write")
+    first, second = two_servers
+    events: list[str] = []
+    with httpx.Client(timeout=30) as client:
+        stream_url = f"{first}/v1/alerts/stream?max_seconds=20"
+        with client.stream("GET", stream_url, headers=watcher) as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith(":")  # connected
+            body = {
+                "idempotency_key": "cross-process",
+                "patient_id": "p",
+                "sender": "patient",
+                "sent_at": datetime.now(UTC).isoformat(),
+                "channel": "sms",
+                "text": "nobody scores this: the servers run without a model",
+            }
+            posted = client.post(f"{second}/v1/messages", json=body, headers=platform)
+            assert posted.status_code == 201, posted.text
+            for line in lines:
+                events.append(line)
+                if line.startswith("data:"):
+                    break
+    assert "event: operator" in events
+    assert str(posted.json()["id"]) in events[-1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from fastapi import FastAPI
 import crisis_triage
 from crisis_triage.detector import Scorer
 from crisis_triage.service import (
+    _routes_alerts,
     _routes_auth,
     _routes_cases,
     _routes_health,
@@ -21,6 +24,7 @@ from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
 from crisis_triage.service._scorer import load_scorer
 from crisis_triage.service._settings import Settings
+from crisis_triage.service._worker import Worker
 from crisis_triage.storage import make_engine, make_session_factory
 from crisis_triage.triage import install_redaction
 
@@ -72,11 +76,18 @@ def create_app(
         scorer_problem=problem,
     )
 
+    worker = Worker(state, transport=webhook_transport)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(worker.run_forever()) if settings.worker_enabled else None
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             engine.dispose()
 
     app = FastAPI(
@@ -86,8 +97,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = state
-    app.state.webhook_transport = webhook_transport
+    app.state.worker = worker
     install_error_handlers(app, max_body_bytes=settings.max_body_bytes)
-    for module in (_routes_health, _routes_auth, _routes_messages, _routes_cases):
+    for module in (
+        _routes_health,
+        _routes_auth,
+        _routes_messages,
+        _routes_cases,
+        _routes_alerts,
+    ):
         app.include_router(module.router)
     return app

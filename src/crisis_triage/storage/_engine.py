@@ -67,6 +67,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def lock_for_write(session: Session) -> None:
+    """Take the database write lock now, on SQLite (``BEGIN IMMEDIATE``).
+
+    SQLite has no row locks: without this, two transactions that read the same row and then
+    write it find out only at the write, and one must fail.  With it the second waits for the
+    first to commit and then reads what it wrote.  PostgreSQL uses row locks instead (no-op).
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (replies are built after it)."""
     return sessionmaker(bind=engine, expire_on_commit=False)

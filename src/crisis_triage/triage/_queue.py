@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import Case, Message, utcnow
+from crisis_triage.storage import Case, Message, lock_for_write, utcnow
 from crisis_triage.triage._cases import Actor, apply_action
 from crisis_triage.triage._errors import ConflictError, InvalidTransitionError
 from crisis_triage.triage._states import UNRESOLVED, Action, CaseStatus, Role, Tier
@@ -124,6 +124,7 @@ def claim_next(
     if actor.role.at_least(Role.SUPERVISOR):
         claimable.append(CaseStatus.ESCALATED.value)
     for _ in range(attempts):
+        lock_for_write(session)
         case_id = session.scalar(
             select(Case.id)
             .where(Case.status.in_(claimable))
