@@ -19,6 +19,7 @@ from crisis_triage.service import (
     _routes_cases,
     _routes_health,
     _routes_messages,
+    _routes_metrics,
 )
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
@@ -105,6 +106,7 @@ def create_app(
         _routes_messages,
         _routes_cases,
         _routes_alerts,
+        _routes_metrics,
     ):
         app.include_router(module.router)
     return app

@@ -42,6 +42,14 @@ from crisis_triage.triage._ingest import (
     ingest,
     model_version,
 )
+from crisis_triage.triage._labels import CRISIS_LABEL, LABEL_COLUMNS, iter_labels
+from crisis_triage.triage._metrics import (
+    DayReport,
+    PpvStats,
+    ResponseTimeReport,
+    TimeStats,
+    response_times,
+)
 from crisis_triage.triage._outbox import (
     SIGNATURE_HEADER,
     DeliveryJob,
@@ -81,7 +89,9 @@ from crisis_triage.triage._states import (
 
 __all__ = [
     "API_KEY_PREFIX",
+    "CRISIS_LABEL",
     "DEFAULT_SCOPES",
+    "LABEL_COLUMNS",
     "MIN_PASSWORD_LENGTH",
     "QUEUE_ORDER",
     "REDACTED",
@@ -98,6 +108,7 @@ __all__ = [
     "AlertKind",
     "CaseStatus",
     "ConflictError",
+    "DayReport",
     "DeliveryJob",
     "Disposition",
     "IdempotencyConflictError",
@@ -107,10 +118,13 @@ __all__ = [
     "InvalidTransitionError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PpvStats",
     "QueueItem",
     "RedactingFilter",
+    "ResponseTimeReport",
     "Role",
     "Tier",
+    "TimeStats",
     "TriageError",
     "TriagePolicy",
     "alerts_after",
@@ -128,6 +142,7 @@ __all__ = [
     "ingest",
     "install_redaction",
     "issue_token",
+    "iter_labels",
     "latest_alert_id",
     "lease_due",
     "list_queue",
@@ -140,6 +155,7 @@ __all__ = [
     "redact",
     "resolve_api_key",
     "resolve_token",
+    "response_times",
     "revoke_api_key",
     "revoke_token",
     "sensitive",
