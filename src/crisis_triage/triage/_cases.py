@@ -50,11 +50,18 @@ def get_case(session: Session, case_id: int) -> tuple[Case, Message]:
 
 
 def case_events(session: Session, case_id: int) -> list[CaseEvent]:
-    return list(
-        session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
-        )
+    """The case's history, oldest first, starting with its creation (the case row's own
+    ``created_at``: no separate row is written for it, to keep ingest to two inserts)."""
+    created_at = session.scalar(select(Case.created_at).where(Case.id == case_id))
+    if created_at is None:
+        raise NotFoundError(f"case {case_id} does not exist")
+    created = CaseEvent(
+        case_id=case_id, action=Action.CREATE.value, to_status=CaseStatus.OPEN.value, at=created_at
     )
+    stored = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+    )
+    return [created, *stored]
 
 
 def apply_action(

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Explanation, Scorer
-from crisis_triage.storage import Case, CaseEvent, Message, utcnow
+from crisis_triage.storage import Case, Message, utcnow
 from crisis_triage.triage._alerts import AlertKind, TriagePolicy, queue_auto_reply, raise_alert
 from crisis_triage.triage._errors import IdempotencyConflictError
 from crisis_triage.triage._redaction import sensitive
-from crisis_triage.triage._states import Action, CaseStatus, Tier, tier_for
+from crisis_triage.triage._states import CaseStatus, Tier, tier_for
 
 log = logging.getLogger(__name__)
 
@@ -127,19 +127,37 @@ def _score_all(scorer: Scorer | None, texts: list[str]) -> list[_Score]:
     return scores
 
 
-def _result(message: Message, case: Case, *, duplicate: bool) -> IngestResult:
+# What a reply needs, read without loading the message text.
+_RESULT_COLUMNS = (
+    Message.id,
+    Message.idempotency_key,
+    Message.request_sha256,
+    Message.score_status,
+    Message.probability,
+    Message.flagged,
+    Message.threshold,
+    Message.categories,
+    Message.reasons,
+    Message.model_version,
+    Message.received_at,
+    Case.id.label("case_id"),
+    Case.tier,
+)
+
+
+def _result(row: Any, *, duplicate: bool) -> IngestResult:
     return IngestResult(
-        message_id=message.id,
-        case_id=case.id,
-        score_status=message.score_status,
-        probability=message.probability,
-        flagged=message.flagged,
-        threshold=message.threshold,
-        categories=tuple(message.categories),
-        reasons=tuple(message.reasons),
-        tier=Tier(case.tier),
-        model_version=message.model_version,
-        received_at=message.received_at,
+        message_id=row.id,
+        case_id=row.case_id,
+        score_status=row.score_status,
+        probability=row.probability,
+        flagged=row.flagged,
+        threshold=row.threshold,
+        categories=tuple(row.categories),
+        reasons=tuple(row.reasons),
+        tier=Tier(row.tier),
+        model_version=row.model_version,
+        received_at=row.received_at,
         duplicate=duplicate,
     )
 
@@ -202,17 +220,16 @@ def _ingest_once(
     api_key_id: int | None,
     now: datetime | None,
 ) -> list[IngestResult]:
-    keys = list(first)
     existing = {
-        message.idempotency_key: (message, case)
-        for message, case in session.execute(
-            select(Message, Case)
+        row.idempotency_key: row
+        for row in session.execute(
+            select(*_RESULT_COLUMNS)
             .join(Case, Case.message_id == Message.id)
-            .where(Message.idempotency_key.in_(keys))
+            .where(Message.idempotency_key.in_(list(first)))
         )
     }
-    for key, (message, _case) in existing.items():
-        if message.request_sha256 != hashes[first[key]]:
+    for key, found in existing.items():
+        if found.request_sha256 != hashes[first[key]]:
             raise IdempotencyConflictError(
                 f"idempotency key of item {first[key]} was already used for a different message",
                 index=first[key],
@@ -221,107 +238,159 @@ def _ingest_once(
     scores = _score_all(scorer, [items[i].text for i in fresh]) if fresh else []
     when = now or utcnow()
     version = model_version(scorer) if scorer is not None else None
-    created: dict[str, tuple[Message, Case]] = {}
-    unscored: list[Message] = []
-    for index, score in zip(fresh, scores, strict=True):
-        item = items[index]
-        message, case = _store(session, item, hashes[index], score, version, api_key_id, when)
-        created[item.idempotency_key] = (message, case)
-        if score.status == UNSCORED:
-            unscored.append(message)
-        elif score.flagged:
-            _crisis_alert(session, policy, message, case, when)
-    if unscored:
-        ids = [m.id for m in unscored]
-        raise_alert(
-            session,
-            policy,
-            AlertKind.OPERATOR,
-            f"{len(ids)} message(s) queued unscored: {unscored[0].score_error}",
-            now=when,
-            message_id=ids[0],
-            payload={
-                "reason": unscored[0].score_error,
-                "message_ids": ids[:100],
-                "count": len(ids),
-            },
+    rows = [
+        _message_row(items[i], hashes[i], score, version, api_key_id, when)
+        for i, score in zip(fresh, scores, strict=True)
+    ]
+    created: dict[str, _Stored] = {}
+    if rows:
+        # Two statements for any number of messages: the messages, then their cases.
+        message_ids: list[int] = list(
+            session.scalars(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+            )
         )
+        case_rows = [
+            _case_row(row, message_id, when)
+            for row, message_id in zip(rows, message_ids, strict=True)
+        ]
+        case_ids: list[int] = list(
+            session.scalars(
+                insert(Case).returning(Case.id, sort_by_parameter_order=True), case_rows
+            )
+        )
+        for row, case_row, case_id in zip(rows, case_rows, case_ids, strict=True):
+            created[row["idempotency_key"]] = _Stored(
+                id=case_row["message_id"],
+                case_id=case_id,
+                tier=case_row["tier"],
+                **{name: row[name] for name in _STORED_FROM_MESSAGE},
+            )
+    _raise_alerts(session, policy, list(created.values()), rows, when)
     session.commit()
-    for message, case in created.values():
+    for stored in created.values():
         log.debug(
-            "stored message id=%d case=%d len=%d sha256=%s status=%s tier=%d",
-            message.id,
-            case.id,
-            message.text_length,
-            message.text_sha256[:12],
-            message.score_status,
-            case.tier,
+            "stored message id=%d case=%d status=%s tier=%d",
+            stored.id,
+            stored.case_id,
+            stored.score_status,
+            stored.tier,
         )
     results = []
     for index, item in enumerate(items):
         key = item.idempotency_key
         if key in created:
-            message, case = created[key]
-            duplicate = first[key] != index
+            results.append(_result(created[key], duplicate=first[key] != index))
         else:
-            message, case = existing[key]
-            duplicate = True
-        results.append(_result(message, case, duplicate=duplicate))
+            results.append(_result(existing[key], duplicate=True))
     return results
 
 
-def _store(
-    session: Session,
+_STORED_FROM_MESSAGE = (
+    "idempotency_key",
+    "score_status",
+    "probability",
+    "flagged",
+    "threshold",
+    "categories",
+    "reasons",
+    "model_version",
+    "received_at",
+)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A message just written, in the shape of a result row."""
+
+    id: int
+    case_id: int
+    tier: int
+    idempotency_key: str
+    score_status: str
+    probability: float | None
+    flagged: bool | None
+    threshold: float | None
+    categories: list[str]
+    reasons: list[str]
+    model_version: str | None
+    received_at: datetime
+
+
+def _message_row(
     item: IncomingMessage,
     request_sha256: str,
     score: _Score,
     version: str | None,
     api_key_id: int | None,
     now: datetime,
-) -> tuple[Message, Case]:
-    message = Message(
-        idempotency_key=item.idempotency_key,
-        request_sha256=request_sha256,
-        patient_id=item.patient_id,
-        sender=item.sender,
-        channel=item.channel,
-        sent_at=item.sent_at,
-        received_at=now,
-        text=item.text,
-        text_sha256=hashlib.sha256(item.text.encode("utf-8")).hexdigest(),
-        text_length=len(item.text),
-        demographics=item.demographics or None,
-        api_key_id=api_key_id,
-        score_status=score.status,
-        probability=score.probability,
-        flagged=score.flagged,
-        threshold=score.threshold,
-        categories=list(score.categories),
-        reasons=list(score.reasons),
-        model_version=version if score.status == SCORED else None,
-        score_error=score.error,
-    )
-    session.add(message)
-    session.flush()
-    tier = tier_for(scored=score.status == SCORED, flagged=score.flagged)
-    case = Case(
-        message_id=message.id,
-        status=CaseStatus.OPEN.value,
-        tier=int(tier),
-        risk=score.probability if tier is Tier.CRISIS and score.probability is not None else 0.0,
-        sent_at=item.sent_at,
-        created_at=now,
-    )
-    session.add(case)
-    session.flush()
-    session.add(
-        CaseEvent(case_id=case.id, action=Action.CREATE.value, to_status=case.status, at=now)
-    )
-    return message, case
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": item.idempotency_key,
+        "request_sha256": request_sha256,
+        "patient_id": item.patient_id,
+        "sender": item.sender,
+        "channel": item.channel,
+        "sent_at": item.sent_at,
+        "received_at": now,
+        "text": item.text,
+        "text_sha256": hashlib.sha256(item.text.encode("utf-8")).hexdigest(),
+        "text_length": len(item.text),
+        "demographics": item.demographics or None,
+        "api_key_id": api_key_id,
+        "score_status": score.status,
+        "probability": score.probability,
+        "flagged": score.flagged,
+        "threshold": score.threshold,
+        "categories": list(score.categories),
+        "reasons": list(score.reasons),
+        "model_version": version if score.status == SCORED else None,
+        "score_error": score.error,
+    }
+
+
+def _case_row(message: dict[str, Any], message_id: int, now: datetime) -> dict[str, Any]:
+    tier = tier_for(scored=message["score_status"] == SCORED, flagged=message["flagged"])
+    return {
+        "message_id": message_id,
+        "status": CaseStatus.OPEN.value,
+        "tier": int(tier),
+        "risk": message["probability"] if tier is Tier.CRISIS else 0.0,
+        "sent_at": message["sent_at"],
+        "created_at": now,
+        "version": 1,
+    }
+
+
+def _raise_alerts(
+    session: Session,
+    policy: TriagePolicy,
+    stored: list[_Stored],
+    rows: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """A crisis alert (and auto-reply) per flagged message; one operator alert for the
+    messages that could not be scored."""
+    unscored = [(s, r) for s, r in zip(stored, rows, strict=True) if s.score_status == UNSCORED]
+    for message, row in zip(stored, rows, strict=True):
+        if message.score_status == SCORED and message.flagged:
+            _crisis_alert(session, policy, message, row, now)
+    if unscored:
+        ids = [s.id for s, _row in unscored]
+        reason = unscored[0][1]["score_error"]
+        raise_alert(
+            session,
+            policy,
+            AlertKind.OPERATOR,
+            f"{len(ids)} message(s) queued unscored: {reason}",
+            now=now,
+            message_id=ids[0],
+            payload={"reason": reason, "message_ids": ids[:100], "count": len(ids)},
+        )
 
 
 def _crisis_alert(
-    session: Session, policy: TriagePolicy, message: Message, case: Case, now: datetime
+    session: Session, policy: TriagePolicy, message: _Stored, row: dict[str, Any], now: datetime
 ) -> None:
     raise_alert(
         session,
@@ -330,21 +399,21 @@ def _crisis_alert(
         f"possible crisis ({'/'.join(message.categories) or 'uncategorised'}), "
         f"risk {message.probability or 0:.2f}",
         now=now,
-        case_id=case.id,
+        case_id=message.case_id,
         message_id=message.id,
         payload={
-            "patient_id": message.patient_id,
-            "channel": message.channel,
+            "patient_id": row["patient_id"],
+            "channel": row["channel"],
             "probability": message.probability,
             "categories": list(message.categories),
-            "sent_at": message.sent_at.isoformat(),
+            "sent_at": row["sent_at"].isoformat(),
         },
     )
     queue_auto_reply(
         session,
         policy,
         message_id=message.id,
-        patient_id=message.patient_id,
-        channel=message.channel,
+        patient_id=row["patient_id"],
+        channel=row["channel"],
         now=now,
     )
