@@ -59,7 +59,11 @@ def create_app(
     """
     settings = settings or Settings()
     install_redaction()
-    engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.resolved_database_url(),
+        pool_size=settings.db_pool_size,
+        pre_ping=settings.db_pool_pre_ping,
+    )
     problem = None
     if scorer is _FROM_SETTINGS:
         if settings.load_model:
@@ -99,7 +103,9 @@ def create_app(
     )
     app.state.service = state
     app.state.worker = worker
-    install_error_handlers(app, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(
+        app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.max_in_flight
+    )
     for module in (
         _routes_health,
         _routes_auth,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -35,10 +37,18 @@ class ServiceState:
     policy: TriagePolicy
     scorer: Scorer | None
     scorer_problem: str | None = None
-    background: list[object] = field(default_factory=list)
+    # Closing a session that still holds a transaction is I/O (a rollback), so it runs in a
+    # thread, but from a small pool of its own: if it waited for the request thread pool,
+    # requests blocked on a database connection could wait forever for sessions that need a
+    # thread to give one back.
+    closers: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
 
 
-def get_state(request: Request) -> ServiceState:
+# Dependencies that do no I/O are ``async def`` so that FastAPI runs them on the event loop:
+# each sync dependency costs a hop to the thread pool.
+
+
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.service
     return state
 
@@ -46,9 +56,16 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    with state.sessions() as session:
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
+    """A session for the request; opening one does no I/O."""
+    session = state.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close, limiter=state.closers)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -108,10 +125,12 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(role: Role | None = None, scope: str | None = None) -> Callable[..., Principal]:
+def require(
+    role: Role | None = None, scope: str | None = None
+) -> Callable[..., Awaitable[Principal]]:
     """A guard: users need at least ``role``; API keys need ``scope`` (None: keys refused)."""
 
-    def guard(principal: PrincipalDep) -> Principal:
+    async def guard(principal: PrincipalDep) -> Principal:
         if principal.user is not None:
             if role is not None and Role(principal.user.role).at_least(role):
                 return principal

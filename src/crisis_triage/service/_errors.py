@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -191,13 +192,14 @@ async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI, *, max_body_bytes: int) -> None:
+def install_error_handlers(app: FastAPI, *, max_body_bytes: int, max_in_flight: int) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(ApiError, _api_handler)
     app.add_exception_handler(TriageError, _domain_handler)
     app.add_exception_handler(OperationalError, _database_handler)
-    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
+    app.add_exception_handler(PoolTimeoutError, _database_handler)
+    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes, max_in_flight=max_in_flight)
 
 
 class _BodyTooLargeError(HTTPException):
@@ -209,12 +211,20 @@ class _BodyTooLargeError(HTTPException):
 
 
 class GuardMiddleware:
-    """The outermost guard: request ids, the body size limit, JSON-only bodies, and a last
-    catch so that an unexpected exception still gets the envelope and logs its type only."""
+    """The outermost guard: request ids, load shedding, the body size limit, JSON-only bodies,
+    and a last catch so that an unexpected exception still gets the envelope and logs its type
+    only.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    Past ``max_in_flight`` requests at once (event streams not counted) new requests get 503
+    with Retry-After at once, rather than queueing until every client times out; senders retry
+    safely with the same idempotency key.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_in_flight: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -223,12 +233,9 @@ class GuardMiddleware:
         request_id = secrets.token_hex(8)
         scope["request_id"] = request_id
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
@@ -236,6 +243,33 @@ class GuardMiddleware:
         async def reply(status: int, message: str, code: str | None = None) -> None:
             body = error_body(status, message, code=code, request_id=request_id)
             await JSONResponse(body, status_code=status)(scope, receive, send_wrapper)
+
+        counted = not scope["path"].endswith("/stream")
+        if counted and self.in_flight >= self.max_in_flight:
+            body = error_body(503, "the service is busy: retry shortly", request_id=request_id)
+            busy = JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+            await busy(scope, receive, send_wrapper)
+            return
+        self.in_flight += counted
+        try:
+            await self._guarded(scope, receive, send_wrapper, reply, headers)
+        finally:
+            self.in_flight -= counted
+
+    async def _guarded(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send_wrapper: Send,
+        reply: Callable[..., Awaitable[None]],
+        headers: dict[str, str],
+    ) -> None:
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_wrapper(message)
 
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
@@ -259,7 +293,7 @@ class GuardMiddleware:
             return message
 
         try:
-            await self.app(scope, receive_limited, send_wrapper)
+            await self.app(scope, receive_limited, send_tracking)
         except _BodyTooLargeError:
             if not started:
                 await reply(413, f"the body exceeds {self.max_body_bytes} bytes")

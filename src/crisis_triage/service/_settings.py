@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: a SQLite file in the user data dir"
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_pre_ping: bool = Field(
+        default=False, description="test pooled connections before use (one more round trip)"
+    )
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     model_path: Path | None = Field(
         default=None, description="a model file; default: the detector's bundled model"
@@ -52,6 +55,9 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = Field(default=720, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_size: int = Field(default=500, ge=1)
+    max_in_flight: int = Field(
+        default=100, ge=1, description="requests at once per process before answering 503"
+    )
 
     @field_validator("webhook_urls")
     @classmethod

@@ -36,11 +36,15 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, pre_ping: bool = False, echo: bool = False
+) -> Engine:
     """An engine for ``url`` with settings that keep SQLite and PostgreSQL behaving alike.
 
     SQL parameters are hidden from error messages (``hide_parameters``) so that message text
-    can never reach a log or a traceback through a database error.
+    can never reach a log or a traceback through a database error.  ``pre_ping`` tests each
+    pooled connection before use (one more round trip per request; without it, a request that
+    meets a connection the server dropped fails once with 503 and the connection is replaced).
     """
     url = normalise_url(url)
     parsed = make_url(url)
@@ -51,7 +55,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        kwargs.update(
+            pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, pool_timeout=10
+        )
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

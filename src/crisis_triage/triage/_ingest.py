@@ -220,12 +220,15 @@ def _ingest_once(
     api_key_id: int | None,
     now: datetime | None,
 ) -> list[IngestResult]:
+    keys = list(first)
+    # "=" for the usual single message: an IN list is recompiled on every execution.
+    match = (
+        Message.idempotency_key == keys[0] if len(keys) == 1 else Message.idempotency_key.in_(keys)
+    )
     existing = {
         row.idempotency_key: row
         for row in session.execute(
-            select(*_RESULT_COLUMNS)
-            .join(Case, Case.message_id == Message.id)
-            .where(Message.idempotency_key.in_(list(first)))
+            select(*_RESULT_COLUMNS).join(Case, Case.message_id == Message.id).where(match)
         )
     }
     for key, found in existing.items():
