@@ -7,28 +7,23 @@ CRISIS_TRIAGE_REQUIRE_POSTGRES=1, when they fail.  Every test starts with empty 
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer
+from service_helpers import Factory, empty_tables, settings_for
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from crisis_triage.service import Settings, create_app
-from crisis_triage.storage import Base, User, make_engine, make_session_factory, upgrade
-from crisis_triage.triage import Role, create_api_key, issue_token
+from crisis_triage.service import create_app
+from crisis_triage.storage import make_engine, make_session_factory, upgrade
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PASSWORD = "correct horse battery"
 
 
 def postgres_base_url() -> str:
@@ -90,20 +85,9 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """Each test using this runs on SQLite and on PostgreSQL, starting from empty tables."""
     url: str = request.getfixturevalue(f"{request.param}_url")
     engine = make_engine(url)
-    _empty(engine)
+    empty_tables(engine)
     yield url
     engine.dispose()
-
-
-def _empty(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
 
 
 @pytest.fixture
@@ -119,12 +103,6 @@ def session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def settings_for(url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"database_url": url, "worker_enabled": False, "load_model": False}
-    values.update(overrides)
-    return Settings(**values)
-
-
 @pytest.fixture
 def scorer() -> FakeScorer:
     return FakeScorer()
@@ -135,36 +113,6 @@ def client(database_url: str, scorer: FakeScorer) -> Iterator[TestClient]:
     app = create_app(settings_for(database_url), scorer=scorer)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
-
-
-@functools.cache
-def _hash() -> str:
-    """One argon2 hash of PASSWORD per run: hashing is slow on purpose."""
-    return PasswordHasher().hash(PASSWORD)
-
-
-class Factory:
-    """Small factories for users, tokens and API keys, straight into the database."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._n = 0
-
-    def user(self, role: Role = Role.SPECIALIST, name: str | None = None) -> tuple[int, str]:
-        """A user of ``role`` (password PASSWORD); returns (user id, bearer token)."""
-        self._n += 1
-        user = User(username=name or f"{role.value}{self._n}", password_hash=_hash(), role=role)
-        self.session.add(user)
-        self.session.commit()
-        token, _row = issue_token(self.session, user, ttl=timedelta(hours=1))
-        return user.id, token
-
-    def headers(self, role: Role = Role.SPECIALIST) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.user(role)[1]}"}
-
-    def api_key(self, *scopes: str) -> dict[str, str]:
-        key, _row = create_api_key(self.session, "platform", scopes or ("messages:write",))
-        return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture

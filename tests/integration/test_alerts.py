@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Factory, settings_for
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer, message
+from service_helpers import Factory, settings_for
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, Factory
 from fastapi.testclient import TestClient
 from service_fakes import message
+from service_helpers import PASSWORD, Factory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

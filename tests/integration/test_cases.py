@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Factory
 from fastapi.testclient import TestClient
 from service_fakes import message
+from service_helpers import Factory
 from sqlalchemy.orm import Session
 
 from crisis_triage.triage import Role

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from fastapi.testclient import TestClient
 from service_fakes import message
+from service_helpers import settings_for
 from typer.testing import CliRunner
 
 from crisis_triage.cli import app

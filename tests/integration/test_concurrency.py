@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Factory, _empty
 from service_fakes import FakeScorer
+from service_helpers import Factory, empty_tables
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -78,7 +78,7 @@ def _free_port() -> int:
 def pg_session(postgres_url: str) -> Iterator[Session]:
     """A session on the test PostgreSQL schema, emptied first."""
     engine = make_engine(postgres_url)
-    _empty(engine)
+    empty_tables(engine)
     with make_session_factory(engine)() as session:
         yield session
     engine.dispose()

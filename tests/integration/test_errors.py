@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Factory
 from fastapi.testclient import TestClient
 from service_fakes import message
+from service_helpers import Factory
 
 from crisis_triage.service import ErrorBody
 from crisis_triage.triage import Role

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import settings_for
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer, RaisingScorer, message
+from service_helpers import settings_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import Factory, settings_for
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer
+from service_helpers import Factory, settings_for
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
