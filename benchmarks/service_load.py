@@ -228,7 +228,7 @@ def bench_app() -> Any:
     return create_app(Settings(), scorer=_KeywordScorer())
 
 
-def _start_server(url: str, port: int, model: str) -> subprocess.Popen[bytes]:
+def _start_server(url: str, port: int, model: str, workers: int = 1) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "CRISIS_TRIAGE_DATABASE_URL": url,
         "CRISIS_TRIAGE_LOAD_MODEL": "false" if model == "none" else "true",
@@ -239,10 +239,11 @@ def _start_server(url: str, port: int, model: str) -> subprocess.Popen[bytes]:
     if model == "keyword":
         command = [sys.executable, "-m", "uvicorn", "service_load:bench_app", "--factory",
                    "--app-dir", str(Path(__file__).parent), "--port", str(port),
-                   "--log-level", "warning"]  # fmt: skip
+                   "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
     else:
         cli = Path(sys.executable).with_name("crisis-triage")
-        command = [str(cli), "serve", "--port", str(port), "--log-level", "warning"]
+        command = [str(cli), "serve", "--port", str(port), "--workers", str(workers),
+                   "--log-level", "warning"]  # fmt: skip
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -360,7 +361,7 @@ def main(args: argparse.Namespace) -> None:
             user = create_user(session, "bench-reader", "bench-password", Role.SPECIALIST)
             token, _ = issue_token(session, user, ttl=timedelta(hours=2))
         port = _free_port()
-        server = _start_server(url, port, args.model)
+        server = _start_server(url, port, args.model, args.workers)
         service = f"http://127.0.0.1:{port}"
         ready = httpx.get(f"{service}/readyz", timeout=5).json()
         model_loaded = ready.get("checks", {}).get("model") == "ok"
@@ -433,7 +434,7 @@ def main(args: argparse.Namespace) -> None:
         },
         "setup": {
             "database": "postgresql (same machine, loopback)",
-            "server": "crisis-triage serve, 1 uvicorn process",
+            "server": f"crisis-triage service, {args.workers} uvicorn worker process(es)",
             "generator": "httpx.AsyncClient in a separate process, open loop",
             "model": args.model,
             "model_loaded": model_loaded,
@@ -457,6 +458,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="steady phase length")
     parser.add_argument("--clients", type=int, default=32, help="clients in the throughput run")
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--open-cases", type=int, default=10_000)
     parser.add_argument(
         "--model",

@@ -103,14 +103,16 @@ class Principal:
         return Actor(user_id=self.user.id, role=Role(self.user.role))
 
 
-def get_principal(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
-    challenge = {"WWW-Authenticate": "Bearer"}
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "send Authorization: Bearer <token or API key>", headers=challenge)
-    token = credentials.credentials
+        raise ApiError(401, "send Authorization: Bearer <token or API key>", headers=_CHALLENGE)
+    return credentials.credentials
+
+
+def _principal_for(session: Session, token: str) -> Principal:
     if token.startswith(API_KEY_PREFIX):
         key = resolve_api_key(session, token)
         if key is not None:
@@ -119,7 +121,26 @@ def get_principal(
         user = resolve_token(session, token)
         if user is not None:
             return Principal(user=user)
-    raise ApiError(401, "the token or API key is invalid, expired or revoked", headers=challenge)
+    raise ApiError(401, "the token or API key is invalid, expired or revoked", headers=_CHALLENGE)
+
+
+def _check(principal: Principal, role: Role | None, scope: str | None) -> Principal:
+    if principal.user is not None:
+        if role is not None and Role(principal.user.role).at_least(role):
+            return principal
+        need = f"the {role} role" if role else "an API key"
+        raise ApiError(403, f"this needs {need}")
+    if scope is not None and scope in principal.scopes:
+        return principal
+    need = f"an API key with scope {scope}" if scope else "a logged-in user"
+    raise ApiError(403, f"this needs {need}")
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def get_principal(session: SessionDep, credentials: Credentials) -> Principal:
+    return _principal_for(session, _token(credentials))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -131,15 +152,7 @@ def require(
     """A guard: users need at least ``role``; API keys need ``scope`` (None: keys refused)."""
 
     async def guard(principal: PrincipalDep) -> Principal:
-        if principal.user is not None:
-            if role is not None and Role(principal.user.role).at_least(role):
-                return principal
-            need = f"the {role} role" if role else "an API key"
-            raise ApiError(403, f"this needs {need}")
-        if scope is not None and scope in principal.scopes:
-            return principal
-        need = f"an API key with scope {scope}" if scope else "a logged-in user"
-        raise ApiError(403, f"this needs {need}")
+        return _check(principal, role, scope)
 
     return guard
 
