@@ -1,9 +1,12 @@
 """The `crisis-triage` command line."""
 
 # Each command module registers its commands on `app` when imported (one line per module).
+from crisis_triage.cli import _admin as _admin  # users, apikeys
 from crisis_triage.cli import _evaluate as _evaluate  # evaluate, compare, benchmark
 from crisis_triage.cli import _lexicon as _lexicon  # lexicon list, test, validate
+from crisis_triage.cli import _reports as _reports  # report, export
 from crisis_triage.cli import _scoring as _scoring  # score, explain
+from crisis_triage.cli import _serve as _serve  # serve, db
 from crisis_triage.cli import _training as _training  # train, train-default
 from crisis_triage.cli._app import app, main
 

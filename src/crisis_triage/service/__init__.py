@@ -1,1 +1,16 @@
-"""crisis_triage.service."""
+"""The JSON API: ``create_app(settings)`` builds a FastAPI app; nothing is built at import."""
+
+from crisis_triage.service._app import create_app
+from crisis_triage.service._errors import ApiError, ErrorBody, ErrorDetail, ErrorInfo
+from crisis_triage.service._settings import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, Settings
+
+__all__ = [
+    "DEFAULT_SECRET_KEY",
+    "DEFAULT_WEBHOOK_SECRET",
+    "ApiError",
+    "ErrorBody",
+    "ErrorDetail",
+    "ErrorInfo",
+    "Settings",
+    "create_app",
+]

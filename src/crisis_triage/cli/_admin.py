@@ -1,0 +1,142 @@
+"""Admin commands: ``users add``, ``apikeys create|list|revoke``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crisis_triage.cli._app import app
+from crisis_triage.cli._serve import load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+users_app = typer.Typer(
+    help="Manage users (specialists, supervisors, admins).", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Manage platform API keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="apikeys")
+
+
+@contextmanager
+def database_session() -> Iterator[Session]:
+    """A session on the configured database, which must already be migrated."""
+    from crisis_triage.storage import (
+        DatabaseError,
+        check_database,
+        make_engine,
+        make_session_factory,
+    )
+
+    engine = make_engine(load_settings().resolved_database_url())
+    try:
+        check_database(engine)
+    except DatabaseError as exc:
+        engine.dispose()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="specialist, supervisor or admin")] = "specialist",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Add a user; the password is asked for (twice) unless given on standard input."""
+    from crisis_triage.triage import AccountError, Role, create_user
+
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        typer.echo(f"error: --role must be one of {', '.join(r.value for r in Role)}", err=True)
+        raise typer.Exit(2) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with database_session() as session:
+        try:
+            user = create_user(session, username, password, parsed_role)
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"added user {user.username} (id {user.id}, role {user.role})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users and their roles."""
+    from sqlalchemy import select
+
+    from crisis_triage.storage import User
+
+    with database_session() as session:
+        for user in session.scalars(select(User).order_by(User.id)):
+            state = "active" if user.is_active else "inactive"
+            typer.echo(f"{user.id}\t{user.username}\t{user.role}\t{state}")
+
+
+@keys_app.command("create")
+def apikeys_create(
+    name: Annotated[str, typer.Option(help="who uses the key, e.g. the platform's name")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="repeatable: messages:write (default), queue:read, alerts:read, metrics:read"
+        ),
+    ] = None,
+) -> None:
+    """Create an API key.  The key is printed once, as the last line; only its hash is kept."""
+    from crisis_triage.triage import DEFAULT_SCOPES, AccountError, create_api_key
+
+    with database_session() as session:
+        try:
+            key, row = create_api_key(session, name, scope or DEFAULT_SCOPES)
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"created API key {row.id} '{row.name}' with scopes {', '.join(row.scopes)}")
+        typer.echo(
+            "store it now: it cannot be shown again. Send it as 'Authorization: Bearer <key>'"
+        )
+        typer.echo(key)
+
+
+@keys_app.command("list")
+def apikeys_list() -> None:
+    """List API keys (prefix, name, scopes, revoked or not); never the keys themselves."""
+    from sqlalchemy import select
+
+    from crisis_triage.storage import ApiKey
+
+    with database_session() as session:
+        for key in session.scalars(select(ApiKey).order_by(ApiKey.id)):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            typer.echo(f"{key.id}\t{key.prefix}...\t{key.name}\t{','.join(key.scopes)}\t{state}")
+
+
+@keys_app.command("revoke")
+def apikeys_revoke(key_id: Annotated[int, typer.Argument(help="the key's id")]) -> None:
+    """Revoke an API key at once."""
+    from crisis_triage.triage import AccountError, revoke_api_key
+
+    with database_session() as session:
+        try:
+            revoke_api_key(session, key_id)
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"revoked API key {key_id}")

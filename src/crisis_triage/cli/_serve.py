@@ -1,0 +1,93 @@
+"""``crisis-triage serve`` and ``crisis-triage db upgrade``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crisis_triage.cli._app import app
+
+if TYPE_CHECKING:
+    from crisis_triage.service import Settings
+
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def load_settings() -> Settings:
+    """Settings from CRISIS_TRIAGE_* variables, or a clear message and exit code 2."""
+    from pydantic import ValidationError
+
+    from crisis_triage.service import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            typer.echo(f"error: {where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def shown_url(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def migrate(url: str) -> str:
+    """Create (if needed) and migrate the database at ``url``; returns the revision."""
+    from crisis_triage.storage import current_revision, make_engine, upgrade
+
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        return current_revision(engine) or "?"
+    except Exception as exc:
+        typer.echo(f"error: cannot migrate {shown_url(url)}: {type(exc).__name__}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database if needed and run the packaged migrations up to the latest."""
+    settings = load_settings()
+    url = settings.resolved_database_url()
+    revision = migrate(url)
+    typer.echo(f"database {shown_url(url)} is at revision {revision}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the triage service (database from CRISIS_TRIAGE_DATABASE_URL, default a SQLite
+    file in your data directory, created and migrated on first start)."""
+    import uvicorn
+
+    from crisis_triage.service import create_app
+    from crisis_triage.triage import install_redaction
+
+    install_redaction()
+    settings = load_settings()
+    url = settings.resolved_database_url()
+    migrate(url)
+    typer.echo(f"crisis-triage: database {shown_url(url)}")
+    typer.echo(f"crisis-triage: serving on http://{host}:{port} (API docs at /docs)")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    else:
+        uvicorn.run(
+            "crisis_triage.service:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+        )

@@ -1,0 +1,118 @@
+"""The application factory: ``create_app(settings)`` builds everything; importing builds nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+import crisis_triage
+from crisis_triage.detector import Scorer
+from crisis_triage.service import (
+    _routes_alerts,
+    _routes_auth,
+    _routes_cases,
+    _routes_health,
+    _routes_messages,
+    _routes_metrics,
+)
+from crisis_triage.service._deps import ServiceState
+from crisis_triage.service._errors import install_error_handlers
+from crisis_triage.service._scorer import load_scorer
+from crisis_triage.service._settings import Settings
+from crisis_triage.service._worker import Worker
+from crisis_triage.storage import make_engine, make_session_factory
+from crisis_triage.triage import install_redaction
+
+log = logging.getLogger(__name__)
+
+_FROM_SETTINGS: Any = object()
+
+DESCRIPTION = """\
+Ingest patient messages, score them for crisis, and keep one queue that puts crises first.
+A human reviews every message: when scoring fails a message is still stored and queued as
+"unscored: review now".
+
+**Auth**: platform API keys (`Authorization: Bearer ctk_...`, with scopes) send messages;
+specialists, supervisors and admins log in at `POST /v1/auth/token` and send the token the
+same way.  **Errors** all share one shape: `{"error": {"code", "message", "status", "details",
+"request_id"}}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    scorer: Scorer | None = _FROM_SETTINGS,
+    webhook_transport: Any = None,
+) -> FastAPI:
+    """Build the service.
+
+    ``scorer`` overrides the model named in the settings (tests pass a small fake; ``None``
+    runs without a model).  ``webhook_transport`` is an httpx transport for outbound webhooks
+    (tests pass a mock).
+    """
+    settings = settings or Settings()
+    install_redaction()
+    engine = make_engine(
+        settings.resolved_database_url(),
+        pool_size=settings.db_pool_size,
+        pre_ping=settings.db_pool_pre_ping,
+    )
+    problem = None
+    if scorer is _FROM_SETTINGS:
+        if settings.load_model:
+            scorer, problem = load_scorer(settings.model_path)
+        else:
+            scorer, problem = None, "model loading is switched off (CRISIS_TRIAGE_LOAD_MODEL)"
+    elif scorer is None:
+        problem = "no model was given"
+    state = ServiceState(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        policy=settings.policy(),
+        scorer=scorer,
+        scorer_problem=problem,
+    )
+
+    worker = Worker(state, transport=webhook_transport)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(worker.run_forever()) if settings.worker_enabled else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            engine.dispose()
+
+    app = FastAPI(
+        title="crisis-triage",
+        version=crisis_triage.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.state.worker = worker
+    install_error_handlers(
+        app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.max_in_flight
+    )
+    for module in (
+        _routes_health,
+        _routes_auth,
+        _routes_messages,
+        _routes_cases,
+        _routes_alerts,
+        _routes_metrics,
+    ):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,166 @@
+"""Shared request dependencies: the database session, who is calling, and role/scope guards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import anyio
+import anyio.to_thread
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from crisis_triage.detector import Scorer
+from crisis_triage.service._errors import ApiError
+from crisis_triage.service._settings import Settings
+from crisis_triage.storage import ApiKey, User
+from crisis_triage.triage import (
+    API_KEY_PREFIX,
+    Actor,
+    Role,
+    TriagePolicy,
+    resolve_api_key,
+    resolve_token,
+)
+
+
+@dataclass
+class ServiceState:
+    """Everything a request needs, built once by ``create_app`` (nothing at import time)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policy: TriagePolicy
+    scorer: Scorer | None
+    scorer_problem: str | None = None
+    # Closing a session that still holds a transaction is I/O (a rollback), so it runs in a
+    # thread, but from a small pool of its own: if it waited for the request thread pool,
+    # requests blocked on a database connection could wait forever for sessions that need a
+    # thread to give one back.
+    closers: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
+
+
+# Dependencies that do no I/O are ``async def`` so that FastAPI runs them on the event loop:
+# each sync dependency costs a hop to the thread pool.
+
+
+async def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
+    """A session for the request; opening one does no I/O."""
+    session = state.sessions()
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close, limiter=state.closers)
+        else:
+            session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="a user token from POST /v1/auth/token, or a platform API key (ctk_...)",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a logged-in user, or a platform API key with scopes."""
+
+    user: User | None = None
+    api_key: ApiKey | None = None
+
+    @property
+    def role(self) -> Role | None:
+        return Role(self.user.role) if self.user else None
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(self.api_key.scopes) if self.api_key else ()
+
+    @property
+    def name(self) -> str:
+        if self.user:
+            return self.user.username
+        return self.api_key.name if self.api_key else "?"
+
+    def actor(self) -> Actor:
+        if self.user is None:
+            raise ApiError(403, "this action needs a logged-in user, not an API key")
+        return Actor(user_id=self.user.id, role=Role(self.user.role))
+
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "send Authorization: Bearer <token or API key>", headers=_CHALLENGE)
+    return credentials.credentials
+
+
+def _principal_for(session: Session, token: str) -> Principal:
+    if token.startswith(API_KEY_PREFIX):
+        key = resolve_api_key(session, token)
+        if key is not None:
+            return Principal(api_key=key)
+    else:
+        user = resolve_token(session, token)
+        if user is not None:
+            return Principal(user=user)
+    raise ApiError(401, "the token or API key is invalid, expired or revoked", headers=_CHALLENGE)
+
+
+def _check(principal: Principal, role: Role | None, scope: str | None) -> Principal:
+    if principal.user is not None:
+        if role is not None and Role(principal.user.role).at_least(role):
+            return principal
+        need = f"the {role} role" if role else "an API key"
+        raise ApiError(403, f"this needs {need}")
+    if scope is not None and scope in principal.scopes:
+        return principal
+    need = f"an API key with scope {scope}" if scope else "a logged-in user"
+    raise ApiError(403, f"this needs {need}")
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def get_principal(session: SessionDep, credentials: Credentials) -> Principal:
+    return _principal_for(session, _token(credentials))
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(
+    role: Role | None = None, scope: str | None = None
+) -> Callable[..., Awaitable[Principal]]:
+    """A guard: users need at least ``role``; API keys need ``scope`` (None: keys refused)."""
+
+    async def guard(principal: PrincipalDep) -> Principal:
+        return _check(principal, role, scope)
+
+    return guard
+
+
+CurrentUser = Annotated[Principal, Depends(require(Role.SPECIALIST))]
+SupervisorUser = Annotated[Principal, Depends(require(Role.SUPERVISOR))]
+AdminUser = Annotated[Principal, Depends(require(Role.ADMIN))]
+Ingester = Annotated[Principal, Depends(require(scope="messages:write"))]
+QueueReader = Annotated[Principal, Depends(require(Role.SPECIALIST, "queue:read"))]
+AlertReader = Annotated[Principal, Depends(require(Role.SPECIALIST, "alerts:read"))]
+MetricsReader = Annotated[Principal, Depends(require(Role.SUPERVISOR, "metrics:read"))]

@@ -1,0 +1,69 @@
+"""Logging in for the API: ``POST /v1/auth/token`` gives a bearer token; ``/v1/auth/me``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPAuthorizationCredentials
+
+from crisis_triage.service._deps import PrincipalDep, SessionDep, StateDep, bearer_scheme
+from crisis_triage.service._errors import ApiError, ErrorBody
+from crisis_triage.service._schemas import LoginIn, PrincipalOut, TokenOut
+from crisis_triage.triage import authenticate, issue_token, revoke_token
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    responses={401: {"model": ErrorBody, "description": "wrong username or password"}},
+    summary="Log in with a username and password; returns a bearer token",
+)
+def login(body: LoginIn, session: SessionDep, state: StateDep) -> TokenOut:
+    user = authenticate(session, body.username, body.password)
+    if user is None:
+        log.warning("failed login")
+        raise ApiError(401, "wrong username or password", headers={"WWW-Authenticate": "Bearer"})
+    ttl = timedelta(minutes=state.settings.token_ttl_minutes)
+    token, row = issue_token(session, user, ttl=ttl)
+    log.info("user %d logged in", user.id)
+    return TokenOut(
+        access_token=token, expires_at=row.expires_at, username=user.username, role=user.role
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    responses={401: {"model": ErrorBody, "description": "not logged in"}},
+    summary="Revoke the bearer token this request carries",
+)
+def logout(
+    principal: PrincipalDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    if principal.user is None:
+        raise ApiError(403, "API keys are revoked with `crisis-triage apikeys revoke`")
+    if credentials is not None:
+        revoke_token(session, credentials.credentials)
+
+
+@router.get(
+    "/me",
+    response_model=PrincipalOut,
+    responses={401: {"model": ErrorBody, "description": "not logged in"}},
+    summary="Who the bearer token or API key belongs to",
+)
+def me(principal: PrincipalDep) -> PrincipalOut:
+    return PrincipalOut(
+        kind="user" if principal.user else "api_key",
+        name=principal.name,
+        role=principal.role.value if principal.role else None,
+        scopes=list(principal.scopes),
+    )

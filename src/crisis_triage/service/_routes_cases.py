@@ -1,0 +1,221 @@
+"""The queue and case actions: ``GET /v1/queue``, ``POST /v1/queue:claim``, ``/v1/cases/...``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from crisis_triage.service._deps import CurrentUser, QueueReader, SessionDep
+from crisis_triage.service._errors import ApiError, ErrorBody
+from crisis_triage.service._schemas import (
+    PRIORITY_NAMES,
+    CaseEventOut,
+    CaseOut,
+    MessageOut,
+    NoteIn,
+    QueueItemOut,
+    QueueOut,
+    ResolveIn,
+)
+from crisis_triage.storage import Case, Message
+from crisis_triage.triage import (
+    Action,
+    CaseStatus,
+    Tier,
+    apply_action,
+    case_events,
+    claim_next,
+    get_case,
+    list_queue,
+)
+
+router = APIRouter(prefix="/v1", tags=["queue"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        401: "not logged in",
+        403: "the role may not do this (or the case is another specialist's)",
+        404: "no such case (or, for queue:claim, nothing is waiting: code queue_empty)",
+        409: "the case is not in a state that allows this, or someone else changed it first",
+        422: "invalid input",
+    }.items()
+}
+CaseId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def _case_out(case: Case, message: Message | None = None, events: bool = False) -> CaseOut:
+    out = CaseOut(
+        id=case.id,
+        status=CaseStatus(case.status),
+        priority=PRIORITY_NAMES[Tier(case.tier)],
+        risk=case.risk,
+        claimed_by=case.claimed_by,
+        claimed_at=case.claimed_at,
+        acknowledged_at=case.acknowledged_at,
+        escalated_at=case.escalated_at,
+        triaged_at=case.triaged_at,
+        resolved_at=case.resolved_at,
+        resolved_by=case.resolved_by,
+        disposition=case.disposition,
+        crisis_type=case.crisis_type,
+        note=case.note,
+    )
+    if message is not None:
+        out.message = MessageOut(
+            id=message.id,
+            patient_id=message.patient_id,
+            sender=message.sender,
+            channel=message.channel,
+            sent_at=message.sent_at,
+            received_at=message.received_at,
+            text=message.text,
+            score_status=message.score_status,
+            score=message.probability,
+            flagged=message.flagged,
+            threshold=message.threshold,
+            categories=list(message.categories),
+            reasons=list(message.reasons),
+            model_version=message.model_version,
+            demographics=message.demographics,
+        )
+    return out
+
+
+@router.get(
+    "/queue",
+    response_model=QueueOut,
+    responses=_ERRORS,
+    summary="Open cases in the order specialists should take them",
+)
+def get_queue(
+    session: SessionDep,
+    _caller: QueueReader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    status: Annotated[list[CaseStatus] | None, Query()] = None,
+) -> QueueOut:
+    """Flagged crises first (highest risk, then longest waiting), then unscored messages
+    ("review now", oldest first), then everything else oldest first."""
+    if status and CaseStatus.RESOLVED in status:
+        raise ApiError(422, "the queue holds unresolved cases only", code="validation_error")
+    items, total = list_queue(session, limit=limit, offset=offset, statuses=status)
+    return QueueOut(
+        items=[
+            QueueItemOut(
+                case_id=i.case_id,
+                message_id=i.message_id,
+                status=i.status,
+                priority=PRIORITY_NAMES[i.tier],
+                risk=i.risk,
+                score=i.probability,
+                flagged=i.flagged,
+                score_status=i.score_status,
+                categories=list(i.categories),
+                patient_id=i.patient_id,
+                channel=i.channel,
+                sent_at=i.sent_at,
+                waiting_seconds=i.waiting_seconds,
+                claimed_by=i.claimed_by,
+                escalated=i.escalated,
+            )
+            for i in items
+        ],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post(
+    "/queue:claim",
+    response_model=CaseOut,
+    responses=_ERRORS,
+    summary="Claim the case at the top of the queue",
+)
+def claim_top(session: SessionDep, caller: CurrentUser) -> CaseOut:
+    case = claim_next(session, caller.actor())
+    if case is None:
+        raise ApiError(404, "nothing is waiting in the queue", code="queue_empty")
+    return _case_out(case)
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_model=CaseOut,
+    responses=_ERRORS,
+    summary="One case with its message, score, reasons and history",
+)
+def read_case(case_id: CaseId, session: SessionDep, _caller: CurrentUser) -> CaseOut:
+    case, message = get_case(session, case_id)
+    out = _case_out(case, message)
+    out.events = [
+        CaseEventOut(
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            actor_user_id=e.actor_user_id,
+            at=e.at,
+            disposition=e.disposition,
+            crisis_type=e.crisis_type,
+            note=e.note,
+        )
+        for e in case_events(session, case_id)
+    ]
+    return out
+
+
+def _act(
+    session: SessionDep, caller: CurrentUser, case_id: int, action: Action, note: str | None
+) -> CaseOut:
+    case = apply_action(session, case_id, action, caller.actor(), note=note)
+    session.commit()
+    return _case_out(case)
+
+
+@router.post("/cases/{case_id}/claim", response_model=CaseOut, responses=_ERRORS)
+def claim(case_id: CaseId, session: SessionDep, caller: CurrentUser) -> CaseOut:
+    """Take the case: nobody else can act on it until it is released, escalated or resolved."""
+    return _act(session, caller, case_id, Action.CLAIM, None)
+
+
+@router.post("/cases/{case_id}/release", response_model=CaseOut, responses=_ERRORS)
+def release(
+    case_id: CaseId, session: SessionDep, caller: CurrentUser, body: NoteIn | None = None
+) -> CaseOut:
+    """Give a claimed case back to the queue."""
+    return _act(session, caller, case_id, Action.RELEASE, body.note if body else None)
+
+
+@router.post("/cases/{case_id}/acknowledge", response_model=CaseOut, responses=_ERRORS)
+def acknowledge(
+    case_id: CaseId, session: SessionDep, caller: CurrentUser, body: NoteIn | None = None
+) -> CaseOut:
+    """A specialist has read the message (this is the moment of triage for the metrics)."""
+    return _act(session, caller, case_id, Action.ACKNOWLEDGE, body.note if body else None)
+
+
+@router.post("/cases/{case_id}/escalate", response_model=CaseOut, responses=_ERRORS)
+def escalate(
+    case_id: CaseId, session: SessionDep, caller: CurrentUser, body: NoteIn | None = None
+) -> CaseOut:
+    """Hand the case to a supervisor."""
+    return _act(session, caller, case_id, Action.ESCALATE, body.note if body else None)
+
+
+@router.post("/cases/{case_id}/resolve", response_model=CaseOut, responses=_ERRORS)
+def resolve(case_id: CaseId, body: ResolveIn, session: SessionDep, caller: CurrentUser) -> CaseOut:
+    """Close the case with a disposition: ``confirmed_crisis`` (flagged, with crisis types),
+    ``missed_crisis`` (not flagged, with crisis types), ``not_crisis`` or ``needs_follow_up``."""
+    case = apply_action(
+        session,
+        case_id,
+        Action.RESOLVE,
+        caller.actor(),
+        note=body.note,
+        disposition=body.disposition,
+        crisis_types=tuple(body.crisis_types),
+    )
+    session.commit()
+    return _case_out(case)

@@ -1,0 +1,77 @@
+"""``GET /v1/metrics/response-times``: the study's headline measure, and PPV from dispositions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from crisis_triage.service._deps import MetricsReader, SessionDep
+from crisis_triage.service._errors import ErrorBody
+from crisis_triage.triage import response_times
+
+router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
+
+
+class TimeStatsOut(BaseModel):
+    group: str
+    messages: int
+    triaged: int
+    waiting: int
+    median_minutes: float | None
+    p90_minutes: float | None
+    p95_minutes: float | None
+    max_minutes: float | None
+
+
+class PpvOut(BaseModel):
+    resolved: int
+    confirmed: int
+    ppv: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+class DayOut(BaseModel):
+    day: str
+    crisis: TimeStatsOut
+    rest: TimeStatsOut
+    ppv: PpvOut
+    missed_crises: int
+
+
+class ResponseTimesOut(BaseModel):
+    """Minutes from message sent to triage (first acknowledgement or resolution), per UTC day
+    of sending, for flagged crises and for the rest; PPV = confirmed crises / flagged messages
+    resolved by a clinician, with a 95% Wilson interval."""
+
+    since: str
+    until: str
+    overall: dict[str, TimeStatsOut]
+    ppv: PpvOut
+    missed_crises: int
+    days: list[DayOut]
+
+
+@router.get(
+    "/response-times",
+    response_model=ResponseTimesOut,
+    responses={
+        401: {"model": ErrorBody, "description": "not logged in"},
+        403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
+        422: {"model": ErrorBody, "description": "invalid query"},
+    },
+    summary="Time to triage per day (median, p90, p95), crises vs the rest; PPV over time",
+)
+def get_response_times(
+    session: SessionDep,
+    _caller: MetricsReader,
+    days: Annotated[int, Query(ge=1, le=366, description="how many UTC days back")] = 30,
+) -> Any:
+    report = response_times(session, days=days)
+    body = report.to_dict()
+    body["since"], body["until"] = str(report.since), str(report.until)
+    for day in body["days"]:
+        day["day"] = str(day["day"])
+    return body

@@ -1,0 +1,213 @@
+"""Request and reply bodies: one family per entity; requests refuse unknown keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from crisis_triage.triage import CaseStatus, Disposition, Tier
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_TEXT_CHARS = 20_000
+CrisisType = Literal["SI", "HI", "NSSI", "DV", "OD"]
+PRIORITY_NAMES = {Tier.CRISIS: "crisis", Tier.REVIEW_NOW: "review_now", Tier.ROUTINE: "routine"}
+Priority = Literal["crisis", "review_now", "routine"]
+
+
+def _storable(value: str) -> str:
+    """Refuse what no database can store: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def _not_in_future(value: datetime) -> datetime:
+    if value - datetime.now(UTC) > MAX_CLOCK_SKEW:
+        raise ValueError("must not be in the future")
+    return value.astimezone(UTC)
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+SentAt = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Demographics(RequestModel):
+    """Optional fields for fairness analysis; free text is not accepted here."""
+
+    age_band: Text | None = Field(default=None, max_length=32, examples=["25-34"])
+    sex: Text | None = Field(default=None, max_length=32)
+    gender: Text | None = Field(default=None, max_length=64)
+    race: Text | None = Field(default=None, max_length=64)
+    ethnicity: Text | None = Field(default=None, max_length=64)
+    language: Text | None = Field(default=None, max_length=32, examples=["en"])
+
+
+class MessageIn(RequestModel):
+    """One patient message as the platform sends it."""
+
+    idempotency_key: Text = Field(
+        min_length=1,
+        max_length=200,
+        description="unique per message; a retry with the same key stores nothing twice",
+    )
+    patient_id: Text = Field(min_length=1, max_length=128)
+    sender: Text = Field(min_length=1, max_length=64, examples=["patient"])
+    sent_at: SentAt = Field(description="when the patient sent it, with a time zone")
+    channel: Text = Field(min_length=1, max_length=32, examples=["portal", "sms"])
+    text: Text = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    demographics: Demographics | None = None
+
+
+class MessageBatchIn(RequestModel):
+    messages: list[MessageIn] = Field(min_length=1)
+
+
+class MessageResult(BaseModel):
+    """What the service made of one message, returned once it is safely stored."""
+
+    id: int = Field(description="the stored message id")
+    case_id: int
+    duplicate: bool = Field(description="true: this idempotency key was seen before")
+    score_status: Literal["scored", "unscored"]
+    score: float | None = Field(description="crisis probability; null when unscored")
+    flagged: bool | None = Field(description="above the threshold; null when unscored")
+    threshold: float | None
+    categories: list[str]
+    reasons: list[str]
+    priority: Priority
+    model_version: str | None
+    received_at: datetime
+
+
+class MessageBatchResult(BaseModel):
+    results: list[MessageResult]
+
+
+class QueueItemOut(BaseModel):
+    case_id: int
+    message_id: int
+    status: CaseStatus
+    priority: Priority
+    risk: float
+    score: float | None
+    flagged: bool | None
+    score_status: str
+    categories: list[str]
+    patient_id: str
+    channel: str
+    sent_at: datetime
+    waiting_seconds: float
+    claimed_by: int | None
+    escalated: bool
+
+
+class QueueOut(BaseModel):
+    items: list[QueueItemOut]
+    total: int = Field(description="open cases in the queue (all pages)")
+    limit: int
+    offset: int
+
+
+class NoteIn(RequestModel):
+    note: Text | None = Field(default=None, max_length=5000)
+
+
+class ResolveIn(RequestModel):
+    disposition: Disposition
+    crisis_types: list[CrisisType] = Field(
+        default_factory=list, description="required for confirmed_crisis and missed_crisis"
+    )
+    note: Text | None = Field(default=None, max_length=5000)
+
+
+class CaseEventOut(BaseModel):
+    action: str
+    from_status: str | None
+    to_status: str
+    actor_user_id: int | None
+    at: datetime
+    disposition: str | None
+    crisis_type: str | None
+    note: str | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    patient_id: str
+    sender: str
+    channel: str
+    sent_at: datetime
+    received_at: datetime
+    text: str
+    score_status: str
+    score: float | None
+    flagged: bool | None
+    threshold: float | None
+    categories: list[str]
+    reasons: list[str]
+    model_version: str | None
+    demographics: dict[str, Any] | None
+
+
+class CaseOut(BaseModel):
+    id: int
+    status: CaseStatus
+    priority: Priority
+    risk: float
+    claimed_by: int | None
+    claimed_at: datetime | None
+    acknowledged_at: datetime | None
+    escalated_at: datetime | None
+    triaged_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: int | None
+    disposition: str | None
+    crisis_type: str | None
+    note: str | None
+    message: MessageOut | None = None
+    events: list[CaseEventOut] | None = None
+
+
+class LoginIn(RequestModel):
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=1, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth token type)
+    expires_at: datetime
+    username: str
+    role: str
+
+
+class PrincipalOut(BaseModel):
+    kind: Literal["user", "api_key"]
+    name: str
+    role: str | None
+    scopes: list[str]
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: str
+    created_at: datetime
+    case_id: int | None
+    message_id: int | None
+    summary: str
+    payload: dict[str, Any]
+
+
+class HealthOut(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

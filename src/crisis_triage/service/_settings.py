@@ -1,0 +1,91 @@
+"""Service settings from the environment (``CRISIS_TRIAGE_*``), validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crisis_triage.storage import default_database_url
+from crisis_triage.triage import TriagePolicy
+
+# Placeholders that are fine on a laptop and refused anywhere else.
+DEFAULT_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105
+DEFAULT_WEBHOOK_SECRET = "dev-webhook-secret-change-me"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each can be set as ``CRISIS_TRIAGE_<NAME>``.
+
+    Outside ``environment=development`` the service refuses to start with a placeholder secret.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CRISIS_TRIAGE_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in the user data dir"
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_pre_ping: bool = Field(
+        default=False, description="test pooled connections before use (one more round trip)"
+    )
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    model_path: Path | None = Field(
+        default=None, description="a model file; default: the detector's bundled model"
+    )
+    load_model: bool = Field(default=True, description="false: run without a model (unscored)")
+    escalation_minutes: float = Field(default=15.0, gt=0)
+    auto_reply_text: str | None = Field(
+        default=None,
+        description="sent to the patient when a message is flagged (e.g. the 988 line); "
+        "unset: no automatic reply",
+    )
+    webhook_urls: list[str] = Field(default_factory=list)
+    webhook_secret: SecretStr = SecretStr(DEFAULT_WEBHOOK_SECRET)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_backoff_seconds: float = Field(default=5.0, ge=0)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    worker_enabled: bool = True
+    worker_interval_seconds: float = Field(default=1.0, gt=0)
+    sse_poll_seconds: float = Field(default=1.0, gt=0)
+    token_ttl_minutes: int = Field(default=720, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_batch_size: int = Field(default=500, ge=1)
+    max_in_flight: int = Field(
+        default=100, ge=1, description="requests at once per process before answering 503"
+    )
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"webhook URL must start with http:// or https://: {url!r}")
+        return urls
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        if self.environment == "development":
+            return self
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            raise ValueError("set CRISIS_TRIAGE_SECRET_KEY: the placeholder is for development")
+        if self.webhook_urls and self.webhook_secret.get_secret_value() == DEFAULT_WEBHOOK_SECRET:
+            raise ValueError("set CRISIS_TRIAGE_WEBHOOK_SECRET: the placeholder is for development")
+        return self
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or default_database_url()
+
+    def policy(self) -> TriagePolicy:
+        return TriagePolicy(
+            escalation_minutes=self.escalation_minutes,
+            auto_reply_text=self.auto_reply_text or None,
+            webhook_urls=tuple(self.webhook_urls),
+            webhook_max_attempts=self.webhook_max_attempts,
+            webhook_backoff_seconds=self.webhook_backoff_seconds,
+            webhook_backoff_max_seconds=self.webhook_backoff_max_seconds,
+        )

@@ -1,0 +1,101 @@
+"""The background worker: escalates overdue crises and sends webhooks.
+
+It keeps no state of its own: everything it does is claimed from the database with row locks,
+so each service process can run one and they share the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import anyio.to_thread
+import httpx
+
+from crisis_triage.service._deps import ServiceState
+from crisis_triage.triage import (
+    SIGNATURE_HEADER,
+    DeliveryJob,
+    escalate_overdue,
+    lease_due,
+    record_attempt,
+    sign,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerReport:
+    escalated: list[int] = field(default_factory=list)
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+class Worker:
+    def __init__(self, state: ServiceState, transport: httpx.BaseTransport | None = None) -> None:
+        self.state = state
+        self.transport = transport
+
+    def run_once(self, now: datetime | None = None) -> WorkerReport:
+        report = WorkerReport()
+        with self.state.sessions() as session:
+            report.escalated = escalate_overdue(session, self.state.policy, now=now)
+        for case_id in report.escalated:
+            log.warning("case %d escalated: crisis unacknowledged", case_id)
+        with self.state.sessions() as session:
+            jobs = lease_due(session, now=now)
+        if not jobs:
+            return report
+        settings = self.state.settings
+        with httpx.Client(
+            transport=self.transport, timeout=settings.webhook_timeout_seconds
+        ) as client:
+            for job in jobs:
+                status_code, error = self._send(client, job)
+                with self.state.sessions() as session:
+                    outcome = record_attempt(
+                        session,
+                        job.delivery_id,
+                        self.state.policy,
+                        status_code=status_code,
+                        error=error,
+                        now=now,
+                    )
+                if outcome == "delivered":
+                    report.delivered += 1
+                elif outcome == "failed":
+                    report.failed += 1
+                    log.error("webhook %d to %s failed for good", job.delivery_id, job.url)
+                else:
+                    report.retrying += 1
+        return report
+
+    def _send(self, client: httpx.Client, job: DeliveryJob) -> tuple[int | None, str | None]:
+        secret = self.state.settings.webhook_secret.get_secret_value()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Crisis-Triage-Event": job.event,
+            "X-Crisis-Triage-Delivery": str(job.delivery_id),
+            SIGNATURE_HEADER: sign(secret, int(time.time()), job.body),
+        }
+        try:
+            reply = client.post(job.url, content=job.body, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, type(exc).__name__
+        if 200 <= reply.status_code < 300:
+            return reply.status_code, None
+        return reply.status_code, f"HTTP {reply.status_code}"
+
+    async def run_forever(self) -> None:
+        interval = self.state.settings.worker_interval_seconds
+        while True:
+            try:
+                await anyio.to_thread.run_sync(self.run_once)
+            except Exception as exc:  # keep going: the next round retries from the database
+                log.error("worker round failed: %s", type(exc).__name__)
+            await asyncio.sleep(interval)

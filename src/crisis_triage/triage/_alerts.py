@@ -1,0 +1,131 @@
+"""Alerts and their outbound webhooks: written in the same transaction as what caused them.
+
+An alert row feeds the server-sent-events stream; each configured webhook URL gets a delivery
+row (an outbox) that the background worker sends, retries and records.  Payloads carry ids,
+codes and scores, never message text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisis_triage.storage import Alert, PatientReply, WebhookDelivery
+
+
+class AlertKind(StrEnum):
+    CRISIS = "crisis"
+    ESCALATION = "escalation"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True)
+class TriagePolicy:
+    """The knobs of the triage workflow (the service builds this from its settings)."""
+
+    escalation_minutes: float = 15.0
+    auto_reply_text: str | None = None
+    webhook_urls: tuple[str, ...] = ()
+    webhook_max_attempts: int = 8
+    webhook_backoff_seconds: float = 5.0
+    webhook_backoff_max_seconds: float = 3600.0
+
+
+def raise_alert(
+    session: Session,
+    policy: TriagePolicy,
+    kind: AlertKind,
+    summary: str,
+    *,
+    now: datetime,
+    case_id: int | None = None,
+    message_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Alert:
+    """Add an alert (and one webhook delivery per configured URL) to the session."""
+    body = dict(payload or {})
+    body.update(case_id=case_id, message_id=message_id)
+    alert = Alert(
+        kind=kind.value,
+        created_at=now,
+        case_id=case_id,
+        message_id=message_id,
+        summary=summary[:200],
+        payload=body,
+    )
+    session.add(alert)
+    session.flush()
+    event = f"alert.{kind.value}"
+    for url in policy.webhook_urls:
+        session.add(
+            WebhookDelivery(
+                alert_id=alert.id,
+                event=event,
+                url=url,
+                payload={"alert_id": alert.id, "kind": kind.value, "summary": alert.summary} | body,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return alert
+
+
+def queue_auto_reply(
+    session: Session,
+    policy: TriagePolicy,
+    *,
+    message_id: int,
+    patient_id: str,
+    channel: str,
+    now: datetime,
+) -> PatientReply | None:
+    """Record the automatic crisis-resources reply to a patient and queue its delivery."""
+    if not policy.auto_reply_text:
+        return None
+    reply = PatientReply(
+        message_id=message_id,
+        patient_id=patient_id,
+        channel=channel,
+        text=policy.auto_reply_text,
+        created_at=now,
+    )
+    session.add(reply)
+    session.flush()
+    for url in policy.webhook_urls:
+        session.add(
+            WebhookDelivery(
+                event="patient.auto_reply",
+                url=url,
+                payload={
+                    "reply_id": reply.id,
+                    "message_id": message_id,
+                    "patient_id": patient_id,
+                    "channel": channel,
+                    "text": reply.text,
+                },
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return reply
+
+
+def alerts_after(
+    session: Session, after_id: int, *, limit: int = 100, kinds: Sequence[str] = ()
+) -> list[Alert]:
+    """Alerts with an id above ``after_id``, oldest first (the SSE stream's cursor)."""
+    stmt = select(Alert).where(Alert.id > after_id).order_by(Alert.id).limit(limit)
+    if kinds:
+        stmt = stmt.where(Alert.kind.in_(list(kinds)))
+    return list(session.scalars(stmt))
+
+
+def latest_alert_id(session: Session) -> int:
+    last = session.scalar(select(Alert.id).order_by(Alert.id.desc()).limit(1))
+    return int(last or 0)

@@ -1,0 +1,422 @@
+"""Ingest: store each message with its score and open its case, idempotently, losing nothing.
+
+Scoring happens before the write, outside any lock.  If the scorer is missing, raises, or returns
+something unusable, the messages are stored anyway as ``unscored`` (tier "review now"), an
+operator alert is raised, and the failure is logged by exception type only: never its text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crisis_triage.detector import Explanation, Scorer
+from crisis_triage.storage import Case, Message, utcnow
+from crisis_triage.triage._alerts import AlertKind, TriagePolicy, queue_auto_reply, raise_alert
+from crisis_triage.triage._errors import IdempotencyConflictError
+from crisis_triage.triage._redaction import sensitive
+from crisis_triage.triage._states import CaseStatus, Tier, tier_for
+
+log = logging.getLogger(__name__)
+
+SCORED = "scored"
+UNSCORED = "unscored"
+_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    idempotency_key: str
+    patient_id: str
+    sender: str
+    channel: str
+    sent_at: datetime
+    text: str
+    demographics: dict[str, str] | None = None
+
+    def request_sha256(self) -> str:
+        """A fingerprint of everything the sender sent, to tell a retry from a reused key."""
+        canonical = {
+            "idempotency_key": self.idempotency_key,
+            "patient_id": self.patient_id,
+            "sender": self.sender,
+            "channel": self.channel,
+            "sent_at": self.sent_at.isoformat(),
+            "text": self.text,
+            "demographics": self.demographics or None,
+        }
+        encoded = json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(encoded).hexdigest()
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: int
+    case_id: int
+    score_status: str
+    probability: float | None
+    flagged: bool | None
+    threshold: float | None
+    categories: tuple[str, ...]
+    reasons: tuple[str, ...]
+    tier: Tier
+    model_version: str | None
+    received_at: datetime
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class _Score:
+    status: str
+    probability: float | None = None
+    flagged: bool | None = None
+    threshold: float | None = None
+    categories: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def model_version(scorer: Scorer) -> str:
+    card: dict[str, Any] = getattr(scorer, "card_", None) or {}
+    for key in ("version", "model_version", "model_sha256", "sha256", "name"):
+        if card.get(key):
+            return str(card[key])[:64]
+    return "unknown"
+
+
+def _score_all(scorer: Scorer | None, texts: list[str]) -> list[_Score]:
+    if scorer is None:
+        reason = "unscored: review now (no model is loaded)"
+        return [_Score(UNSCORED, reasons=(reason,), error="ModelNotLoaded") for _ in texts]
+    try:
+        explanations: list[Explanation] = list(scorer.explain(texts))
+        if len(explanations) != len(texts):
+            raise ValueError("the scorer returned the wrong number of explanations")
+    except Exception as exc:
+        error = type(exc).__name__
+        log.error("scoring failed for %d message(s): %s", len(texts), error)
+        reason = f"unscored: review now (scoring failed: {error})"
+        return [_Score(UNSCORED, reasons=(reason,), error=error) for _ in texts]
+    scores = []
+    for explanation in explanations:
+        probability = float(explanation.probability)
+        if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
+            reason = "unscored: review now (the model gave no valid probability)"
+            scores.append(_Score(UNSCORED, reasons=(reason,), error="InvalidProbability"))
+            continue
+        scores.append(
+            _Score(
+                SCORED,
+                probability=probability,
+                flagged=bool(explanation.flagged),
+                threshold=float(explanation.threshold),
+                categories=tuple(explanation.categories),
+                reasons=tuple(explanation.reasons()),
+            )
+        )
+    return scores
+
+
+# What a reply needs, read without loading the message text.
+_RESULT_COLUMNS = (
+    Message.id,
+    Message.idempotency_key,
+    Message.request_sha256,
+    Message.score_status,
+    Message.probability,
+    Message.flagged,
+    Message.threshold,
+    Message.categories,
+    Message.reasons,
+    Message.model_version,
+    Message.received_at,
+    Case.id.label("case_id"),
+    Case.tier,
+)
+
+
+def _result(row: Any, *, duplicate: bool) -> IngestResult:
+    return IngestResult(
+        message_id=row.id,
+        case_id=row.case_id,
+        score_status=row.score_status,
+        probability=row.probability,
+        flagged=row.flagged,
+        threshold=row.threshold,
+        categories=tuple(row.categories),
+        reasons=tuple(row.reasons),
+        tier=Tier(row.tier),
+        model_version=row.model_version,
+        received_at=row.received_at,
+        duplicate=duplicate,
+    )
+
+
+def _plan(items: Sequence[IncomingMessage]) -> tuple[list[str], dict[str, int]]:
+    """Fingerprints per item, and the first index of each key (a key twice in one batch must
+    carry the same message)."""
+    hashes = [item.request_sha256() for item in items]
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        seen = first.setdefault(item.idempotency_key, index)
+        if hashes[seen] != hashes[index]:
+            raise IdempotencyConflictError(
+                f"idempotency key of item {index} was used for a different message in this batch",
+                index=index,
+            )
+    return hashes, first
+
+
+def ingest(
+    session: Session,
+    scorer: Scorer | None,
+    items: Sequence[IncomingMessage],
+    policy: TriagePolicy,
+    *,
+    api_key_id: int | None = None,
+    now: datetime | None = None,
+) -> list[IngestResult]:
+    """Store ``items`` (all or none), score them, open their cases and raise their alerts.
+
+    Commits before returning.  A repeated idempotency key returns the stored result with
+    ``duplicate=True`` and stores nothing; a key reused for a different message raises
+    IdempotencyConflictError and stores nothing.
+    """
+    hashes, first = _plan(items)
+    with sensitive(*(item.text for item in items)):
+        for attempt in range(_RETRIES):
+            try:
+                results = _ingest_once(
+                    session, scorer, items, hashes, first, policy, api_key_id, now
+                )
+            except IntegrityError:
+                # Another request stored one of these keys between our check and our insert:
+                # start again, and this time find it as a duplicate.
+                session.rollback()
+                if attempt == _RETRIES - 1:
+                    raise
+                continue
+            return results
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ingest_once(
+    session: Session,
+    scorer: Scorer | None,
+    items: Sequence[IncomingMessage],
+    hashes: list[str],
+    first: dict[str, int],
+    policy: TriagePolicy,
+    api_key_id: int | None,
+    now: datetime | None,
+) -> list[IngestResult]:
+    keys = list(first)
+    # "=" for the usual single message: an IN list is recompiled on every execution.
+    match = (
+        Message.idempotency_key == keys[0] if len(keys) == 1 else Message.idempotency_key.in_(keys)
+    )
+    existing = {
+        row.idempotency_key: row
+        for row in session.execute(
+            select(*_RESULT_COLUMNS).join(Case, Case.message_id == Message.id).where(match)
+        )
+    }
+    for key, found in existing.items():
+        if found.request_sha256 != hashes[first[key]]:
+            raise IdempotencyConflictError(
+                f"idempotency key of item {first[key]} was already used for a different message",
+                index=first[key],
+            )
+    fresh = [i for i in first.values() if items[i].idempotency_key not in existing]
+    scores = _score_all(scorer, [items[i].text for i in fresh]) if fresh else []
+    when = now or utcnow()
+    version = model_version(scorer) if scorer is not None else None
+    rows = [
+        _message_row(items[i], hashes[i], score, version, api_key_id, when)
+        for i, score in zip(fresh, scores, strict=True)
+    ]
+    created: dict[str, _Stored] = {}
+    if rows:
+        # Two statements for any number of messages: the messages, then their cases.
+        message_ids: list[int] = list(
+            session.scalars(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
+            )
+        )
+        case_rows = [
+            _case_row(row, message_id, when)
+            for row, message_id in zip(rows, message_ids, strict=True)
+        ]
+        case_ids: list[int] = list(
+            session.scalars(
+                insert(Case).returning(Case.id, sort_by_parameter_order=True), case_rows
+            )
+        )
+        for row, case_row, case_id in zip(rows, case_rows, case_ids, strict=True):
+            created[row["idempotency_key"]] = _Stored(
+                id=case_row["message_id"],
+                case_id=case_id,
+                tier=case_row["tier"],
+                **{name: row[name] for name in _STORED_FROM_MESSAGE},
+            )
+    _raise_alerts(session, policy, list(created.values()), rows, when)
+    session.commit()
+    for stored in created.values():
+        log.debug(
+            "stored message id=%d case=%d status=%s tier=%d",
+            stored.id,
+            stored.case_id,
+            stored.score_status,
+            stored.tier,
+        )
+    results = []
+    for index, item in enumerate(items):
+        key = item.idempotency_key
+        if key in created:
+            results.append(_result(created[key], duplicate=first[key] != index))
+        else:
+            results.append(_result(existing[key], duplicate=True))
+    return results
+
+
+_STORED_FROM_MESSAGE = (
+    "idempotency_key",
+    "score_status",
+    "probability",
+    "flagged",
+    "threshold",
+    "categories",
+    "reasons",
+    "model_version",
+    "received_at",
+)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A message just written, in the shape of a result row."""
+
+    id: int
+    case_id: int
+    tier: int
+    idempotency_key: str
+    score_status: str
+    probability: float | None
+    flagged: bool | None
+    threshold: float | None
+    categories: list[str]
+    reasons: list[str]
+    model_version: str | None
+    received_at: datetime
+
+
+def _message_row(
+    item: IncomingMessage,
+    request_sha256: str,
+    score: _Score,
+    version: str | None,
+    api_key_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": item.idempotency_key,
+        "request_sha256": request_sha256,
+        "patient_id": item.patient_id,
+        "sender": item.sender,
+        "channel": item.channel,
+        "sent_at": item.sent_at,
+        "received_at": now,
+        "text": item.text,
+        "text_sha256": hashlib.sha256(item.text.encode("utf-8")).hexdigest(),
+        "text_length": len(item.text),
+        "demographics": item.demographics or None,
+        "api_key_id": api_key_id,
+        "score_status": score.status,
+        "probability": score.probability,
+        "flagged": score.flagged,
+        "threshold": score.threshold,
+        "categories": list(score.categories),
+        "reasons": list(score.reasons),
+        "model_version": version if score.status == SCORED else None,
+        "score_error": score.error,
+    }
+
+
+def _case_row(message: dict[str, Any], message_id: int, now: datetime) -> dict[str, Any]:
+    tier = tier_for(scored=message["score_status"] == SCORED, flagged=message["flagged"])
+    return {
+        "message_id": message_id,
+        "status": CaseStatus.OPEN.value,
+        "tier": int(tier),
+        "risk": message["probability"] if tier is Tier.CRISIS else 0.0,
+        "sent_at": message["sent_at"],
+        "created_at": now,
+        "version": 1,
+    }
+
+
+def _raise_alerts(
+    session: Session,
+    policy: TriagePolicy,
+    stored: list[_Stored],
+    rows: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """A crisis alert (and auto-reply) per flagged message; one operator alert for the
+    messages that could not be scored."""
+    unscored = [(s, r) for s, r in zip(stored, rows, strict=True) if s.score_status == UNSCORED]
+    for message, row in zip(stored, rows, strict=True):
+        if message.score_status == SCORED and message.flagged:
+            _crisis_alert(session, policy, message, row, now)
+    if unscored:
+        ids = [s.id for s, _row in unscored]
+        reason = unscored[0][1]["score_error"]
+        raise_alert(
+            session,
+            policy,
+            AlertKind.OPERATOR,
+            f"{len(ids)} message(s) queued unscored: {reason}",
+            now=now,
+            message_id=ids[0],
+            payload={"reason": reason, "message_ids": ids[:100], "count": len(ids)},
+        )
+
+
+def _crisis_alert(
+    session: Session, policy: TriagePolicy, message: _Stored, row: dict[str, Any], now: datetime
+) -> None:
+    raise_alert(
+        session,
+        policy,
+        AlertKind.CRISIS,
+        f"possible crisis ({'/'.join(message.categories) or 'uncategorised'}), "
+        f"risk {message.probability or 0:.2f}",
+        now=now,
+        case_id=message.case_id,
+        message_id=message.id,
+        payload={
+            "patient_id": row["patient_id"],
+            "channel": row["channel"],
+            "probability": message.probability,
+            "categories": list(message.categories),
+            "sent_at": row["sent_at"].isoformat(),
+        },
+    )
+    queue_auto_reply(
+        session,
+        policy,
+        message_id=message.id,
+        patient_id=row["patient_id"],
+        channel=row["channel"],
+        now=now,
+    )

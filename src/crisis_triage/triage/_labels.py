@@ -1,0 +1,75 @@
+"""Dispositions as labelled data to retrain on, in the columns of the training tables.
+
+``crisis`` is 1 for confirmed and missed crises, 0 for "not a crisis", and -1 (ambiguous, as in
+the data sheet) for "needs follow-up".  The export holds message text: it is for retraining in
+the same protected environment, never for logs or reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisis_triage.storage import Case, Message
+from crisis_triage.triage._states import Disposition
+
+LABEL_COLUMNS = (
+    "uid",
+    "source",
+    "text",
+    "crisis",
+    "crisis_type",
+    "label_origin",
+    "disposition",
+    "model_probability",
+    "model_flagged",
+    "sent_at",
+    "resolved_at",
+)
+CRISIS_LABEL = {
+    Disposition.CONFIRMED_CRISIS.value: 1,
+    Disposition.MISSED_CRISIS.value: 1,
+    Disposition.NOT_CRISIS.value: 0,
+    Disposition.NEEDS_FOLLOW_UP.value: -1,
+}
+
+
+def iter_labels(
+    session: Session, *, since: datetime | None = None, chunk_size: int = 1000
+) -> Iterator[pd.DataFrame]:
+    """Resolved cases as label rows, oldest resolution first, in chunks."""
+    stmt = (
+        select(Message, Case)
+        .join(Case, Case.message_id == Message.id)
+        .where(Case.disposition.is_not(None))
+        .order_by(Case.resolved_at, Case.id)
+        .execution_options(yield_per=chunk_size)
+    )
+    if since is not None:
+        stmt = stmt.where(Case.resolved_at >= since)
+    rows: list[dict[str, object]] = []
+    for message, case in session.execute(stmt):
+        rows.append(
+            {
+                "uid": f"triage:{message.id}",
+                "source": "triage",
+                "text": message.text,
+                "crisis": CRISIS_LABEL[case.disposition or ""],
+                "crisis_type": case.crisis_type or "",
+                "label_origin": "clinician_disposition",
+                "disposition": case.disposition,
+                "model_probability": message.probability,
+                "model_flagged": message.flagged,
+                "sent_at": message.sent_at.isoformat(),
+                "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
+            }
+        )
+        if len(rows) >= chunk_size:
+            yield pd.DataFrame(rows, columns=list(LABEL_COLUMNS))
+            rows = []
+    if rows:
+        yield pd.DataFrame(rows, columns=list(LABEL_COLUMNS))

@@ -1,0 +1,90 @@
+"""Logging in, tokens, API keys and role guards on every kind of endpoint."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from service_fakes import message
+from service_helpers import PASSWORD, Factory
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisis_triage.storage import ApiKey, User
+from crisis_triage.triage import Role, create_user, revoke_api_key
+
+
+def test_login_gives_a_token_that_works_until_logout(client: TestClient, session: Session) -> None:
+    create_user(session, "sam", PASSWORD, Role.SPECIALIST)
+    reply = client.post("/v1/auth/token", json={"username": "sam", "password": PASSWORD})
+    assert reply.status_code == 200, reply.text
+    token = reply.json()["access_token"]
+    assert token.startswith("ctu_") and reply.json()["role"] == "specialist"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/auth/me", headers=headers).json()["name"] == "sam"
+    assert client.get("/v1/queue", headers=headers).status_code == 200
+    assert client.post("/v1/auth/logout", headers=headers).status_code == 204
+    assert client.get("/v1/queue", headers=headers).status_code == 401
+
+
+def test_passwords_are_stored_as_argon2_hashes(session: Session) -> None:
+    create_user(session, "ana", PASSWORD, Role.ADMIN)
+    stored = session.scalar(select(User.password_hash).where(User.username == "ana"))
+    assert stored is not None and stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("sam", "wrong password!"), ("nobody", PASSWORD)]
+)
+def test_a_wrong_login_is_401_with_the_same_message(
+    client: TestClient, session: Session, username: str, password: str
+) -> None:
+    create_user(session, "sam", PASSWORD, Role.SPECIALIST)
+    reply = client.post("/v1/auth/token", json={"username": username, "password": password})
+    assert reply.status_code == 401
+    assert reply.json()["error"]["message"] == "wrong username or password"
+
+
+def test_api_keys_are_stored_hashed_and_stop_working_when_revoked(
+    client: TestClient, factory: Factory, session: Session
+) -> None:
+    headers = factory.api_key("messages:write")
+    key = headers["Authorization"].removeprefix("Bearer ")
+    row = session.scalar(select(ApiKey))
+    assert row is not None and key not in (row.key_hash, row.prefix) and len(row.key_hash) == 64
+    assert client.post("/v1/messages", json=message(), headers=headers).status_code == 201
+    revoke_api_key(session, row.id)
+    assert client.post("/v1/messages", json=message(), headers=headers).status_code == 401
+
+
+# (method, path, who may call it); everyone else gets 401 (no credentials) or 403.
+ENDPOINTS = [
+    ("POST", "/v1/messages", {"ingest"}),
+    ("POST", "/v1/messages:batch", {"ingest"}),
+    ("GET", "/v1/queue", {"specialist", "supervisor", "admin", "queue_key"}),
+    ("POST", "/v1/queue:claim", {"specialist", "supervisor", "admin"}),
+    ("GET", "/v1/cases/1", {"specialist", "supervisor", "admin"}),
+    ("POST", "/v1/cases/1/claim", {"specialist", "supervisor", "admin"}),
+    ("POST", "/v1/cases/1/resolve", {"specialist", "supervisor", "admin"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), ENDPOINTS)
+def test_every_endpoint_checks_role_or_scope(
+    client: TestClient, factory: Factory, method: str, path: str, allowed: set[str]
+) -> None:
+    callers = {
+        "anonymous": {},
+        "specialist": factory.headers(Role.SPECIALIST),
+        "supervisor": factory.headers(Role.SUPERVISOR),
+        "admin": factory.headers(Role.ADMIN),
+        "ingest": factory.api_key("messages:write"),
+        "queue_key": factory.api_key("queue:read"),
+    }
+    for name, headers in callers.items():
+        reply = client.request(method, path, headers=headers, json={})
+        if name == "anonymous":
+            assert reply.status_code == 401, (name, reply.text)
+        elif name in allowed:
+            assert reply.status_code not in (401, 403), (name, reply.text)
+        else:
+            assert reply.status_code == 403, (name, reply.text)

@@ -1,0 +1,95 @@
+"""The admin commands against a real database: migrate, add users, create API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from service_fakes import message
+from service_helpers import settings_for
+from typer.testing import CliRunner
+
+from crisis_triage.cli import app
+from crisis_triage.service import create_app
+
+
+@pytest.fixture
+def fresh_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CRISIS_TRIAGE_DATABASE_URL", url)
+    return url
+
+
+def test_upgrade_then_add_users_and_keys_that_work(fresh_sqlite: str) -> None:
+    runner = CliRunner()
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "revision 0001" in upgraded.output
+    added = runner.invoke(
+        app,
+        ["users", "add", "alice", "--role", "supervisor", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert added.exit_code == 0, added.output
+    created = runner.invoke(app, ["apikeys", "create", "--name", "platform"])
+    assert created.exit_code == 0, created.output
+    key = created.output.strip().splitlines()[-1]
+    assert key.startswith("ctk_")
+    listed = runner.invoke(app, ["apikeys", "list"])
+    assert key not in listed.output and "platform" in listed.output
+    with TestClient(create_app(settings_for(fresh_sqlite), scorer=None)) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        assert client.post("/v1/messages", json=message(), headers=headers).status_code == 201
+        login = {"username": "alice", "password": "a long enough password"}
+        assert client.post("/v1/auth/token", json=login).json()["role"] == "supervisor"
+
+
+def test_the_password_prompt_asks_twice(fresh_sqlite: str) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["db", "upgrade"])
+    result = runner.invoke(
+        app, ["users", "add", "bob"], input="a long enough password\na long enough password\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "a long enough password" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "code", "says"),
+    [
+        (
+            ["users", "add", "x", "--role", "boss", "--password-stdin"],
+            "pw-long-enough\n",
+            2,
+            "role",
+        ),
+        (["users", "add", "x", "--password-stdin"], "short\n", 1, "at least"),
+        (["apikeys", "create", "--name", "p", "--scope", "everything"], "", 1, "scope"),
+        (["apikeys", "revoke", "99"], "", 1, "does not exist"),
+    ],
+)
+def test_bad_admin_input_is_a_clear_error(
+    fresh_sqlite: str, args: list[str], stdin: str, code: int, says: str
+) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["db", "upgrade"])
+    result = runner.invoke(app, args, input=stdin)
+    assert result.exit_code == code, result.output
+    assert says in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unmigrated_database_is_a_clear_error(fresh_sqlite: str) -> None:
+    result = CliRunner().invoke(app, ["users", "list"])
+    assert result.exit_code == 1
+    assert "crisis-triage db upgrade" in result.output
+
+
+def test_production_refuses_placeholder_secrets(
+    fresh_sqlite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRISIS_TRIAGE_ENVIRONMENT", "production")
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "CRISIS_TRIAGE_SECRET_KEY" in result.output
