@@ -127,6 +127,8 @@ MUST_FLAG = [
     ("DV", "my husband forced me to have sex"),
     ("DV", "How can I help my sister? Her husband beats her"),
     ("DV", "my dad hits my little brother"),
+    ("DV", "I told the nurse that he hit me"),
+    ("DV", "it started when he hit me in front of the kids"),
     ("DV", "My ex won't leave me alone"),
     ("SI", "I've been having thoughts of ending it"),
     ("SI", "sometimes I think everyone would be better off if I wasn't around"),

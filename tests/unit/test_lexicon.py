@@ -323,7 +323,7 @@ def test_from_terms_builds_a_plain_word_list() -> None:
 # -- the fast matcher ---------------------------------------------------------------------------
 def _plain(patterns: list[str]) -> re.Pattern[str]:
     body = "|".join(f"(?P<g{i}>{p})" for i, p in enumerate(patterns))
-    return re.compile(r"(?<![\w])(?:" + body + r")(?![\w])")
+    return re.compile(r"(?<![\w])(?:" + body + r")(?![\w]|'\w)")
 
 
 _WORDS = [

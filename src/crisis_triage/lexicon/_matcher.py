@@ -29,6 +29,8 @@ PREFIX_LENGTH = 6
 _MAX_PREFIXES = 2000
 _BROAD_CLASS = 8  # a character class wider than this ends a prefix
 _OPEN = "\x00"  # marks a prefix after which anything may follow
+# A match ends at a word boundary, and not inside a contraction ("it" is not a match in "it's").
+_END = r"(?![\w]|'\w)"
 
 
 class _UnknownPrefixError(Exception):
@@ -73,10 +75,10 @@ class Matcher:
 
     def _compile(self, patterns: Sequence[str], members: list[int]) -> re.Pattern[str]:
         if self.overlapping:
-            body = "".join(f"(?:(?=(?P<g{i}>{patterns[i]})(?![\\w])))?" for i in members)
+            body = "".join(f"(?:(?=(?P<g{i}>{patterns[i]}){_END}))?" for i in members)
             return re.compile(r"(?<![\w])" + body)
         body = "|".join(f"(?P<g{i}>{patterns[i]})" for i in members)
-        return re.compile(r"(?<![\w])(?:" + body + r")(?![\w])")
+        return re.compile(r"(?<![\w])(?:" + body + ")" + _END)
 
     def _candidates(self, text: str, start: int, stop: int) -> Iterator[int]:
         """Word starts in ``text[start:stop]`` where some pattern may match, in order."""
