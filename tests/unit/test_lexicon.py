@@ -413,3 +413,14 @@ object.__setattr__(_UNBOUNDED, "_reach", None)  # scan whole clauses for cues
 def test_scanning_only_near_hits_finds_the_same_context(words: list[str]) -> None:
     text = " ".join(words)
     assert _BUNDLED.match(text) == _UNBOUNDED.match(text)
+
+
+def test_pickling_keeps_only_the_data_and_rebuilds_the_matchers() -> None:
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(_BUNDLED))  # noqa: S301 - our own object
+    assert restored == _BUNDLED and restored.sha256 == _BUNDLED.sha256
+    assert restored.match("i'm not suicidal but i want to die") == _BUNDLED.match(
+        "i'm not suicidal but i want to die"
+    )
+    assert "_terms" not in _BUNDLED.__getstate__()

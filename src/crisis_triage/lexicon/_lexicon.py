@@ -60,6 +60,20 @@ class Lexicon:
             reach = max(windows, default=0) + max((n or 0 for n in lengths), default=0) + 2
         object.__setattr__(self, "_reach", reach)
 
+    # Pickle (and skops) only the data; the compiled matchers are rebuilt on load.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "entries": self.entries,
+            "context_rules": self.context_rules,
+            "sha256": self.sha256,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
+
     # -- construction -------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path | None = None) -> Lexicon:
