@@ -56,6 +56,9 @@ MUST_FLAG = [
     ("SI", "I'd rather die than live like this"),
     ("SI", "I'm not okay. I want to end it all."),
     ("SI", "I'm not suicidal but sometimes I wish I was dead"),
+    # hopelessness without a stated death wish: "ambiguous" in the guideline, flagged by design
+    ("SI", "I can't take it anymore"),
+    ("SI", "honestly life is pointless"),
     # slang and obfuscation
     ("SI", "honestly just wanna kms"),
     ("SI", "thinking about unaliving myself"),
