@@ -137,6 +137,8 @@ MUST_FLAG = [
     ("SI", "sometimes I think everyone would be better off if I wasn't around"),
     ("SI", "I'm going to take all my pills tonight"),
     ("NSSI", "I punch walls until my knuckles bleed"),
+    ("NSSI", "cutting is the only thing that helps me cope"),
+    ("NSSI", "the cuts on my thighs keep bleeding"),
     ("NSSI", "My teenage daughter is cutting"),
     ("OD", "I took 20 of my husband's oxycodone"),
 ]
@@ -205,6 +207,8 @@ MUST_NOT_FLAG = [
     "Please reschedule my appointment to next week",
     "I'm going to take all my pills with breakfast from now on",
     "My anxiety won't leave me alone at night",
+    "cost cutting is necessary at work",
+    "the budget cuts didn't hurt us much",
 ]
 
 
