@@ -1,14 +1,20 @@
 """Scoring speed on one core: scikit-learn Pipeline vs CompiledScorer vs a tokenising floor.
 
 Run from the repository root: ``python -m benchmarks.scoring_speed`` (``--help`` for options).
-Trains the stage-2 model (TF-IDF word 1-5-grams + L1 logistic regression) on
-../shared/data/train.csv.gz, or on a synthetic corpus when the shared data is absent (the
-JSON says which), then measures in the same run, single-threaded:
+Three stage-2 models are measured:
 
-- batch throughput (messages/s) of (a) the plain Pipeline, (b) the compiled scorer,
-  (c) lower-casing plus regex tokenising (a floor no scorer can beat);
-- single-message latency p50/p99 of each, one call per message;
-- that (a) and (b) give the same scores.
+- ``full_vocabulary``: TF-IDF word 1-5-grams (every n-gram in 2+ documents) + L1 logistic
+  regression, trained here on ../shared/data/train.csv.gz (or on a synthetic corpus when the
+  shared data is absent: the JSON says which);
+- ``pruned_vocabulary``: the same refitted on the n-grams the L1 fit kept (what the
+  ``default`` preset's ``prune_refit`` does);
+- ``bundled_default_model``: the model shipped with the package, also scored end to end by
+  ``TwoStageDetector.predict_proba`` and ``.explain`` (lexicon matching included).
+
+For each, in the same run and single-threaded: batch throughput (messages/s) and
+single-message latency p50/p99 of (a) the plain Pipeline, (b) the compiled scorer (with and
+without the top-5 n-grams), (c) lower-casing plus regex tokenising (a floor no scorer can
+beat); and that (a) and (b) give the same scores.
 
 The workload is bench_core_dev's text when available. Text caches are emptied and then
 warmed on random training texts before each measurement, as in a service that has run for
@@ -36,9 +42,10 @@ import pandas as pd
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
+from crisis_triage.detector import load_model
 from crisis_triage.detector._compiled import CompiledScorer
 from crisis_triage.text import normalise, tokenise
 from crisis_triage.text._normalise import clear_caches
@@ -143,10 +150,14 @@ def _measure(
     workload: list[str],
     warm_up: Callable[[], None],
     repeats: int,
+    passes: int,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Batch throughput and single-message latency, in wall-clock and in CPU time (the
-    latter is what this process itself spent, so other processes' load barely moves it).
-    Methods are interleaved so that load from other processes hits all of them alike."""
+    latter is what this process itself spent, so other processes' load moves it less).
+
+    Batch runs of the methods are interleaved so that load from other processes hits all
+    of them alike. A latency pass runs each method over the whole workload after
+    ``warm_up``; a message's latency is its median over ``passes`` passes."""
     names = list(methods)
     clocks = {"wall_clock": time.perf_counter, "cpu_time": time.process_time}
     batch: dict[str, dict[str, list[float]]] = {c: {n: [] for n in names} for c in clocks}
@@ -158,18 +169,23 @@ def _measure(
             methods[name](workload)
             batch["cpu_time"][name].append(time.process_time() - cpu)
             batch["wall_clock"][name].append(time.perf_counter() - wall)
-    warm_up()
-    latency: dict[str, dict[str, list[float]]] = {c: {n: [] for n in names} for c in clocks}
-    for index, text in enumerate(workload):
-        for name in names[index % len(names) :] + names[: index % len(names)]:
-            wall, cpu = time.perf_counter(), time.process_time()
-            methods[name]([text])
-            latency["cpu_time"][name].append(time.process_time() - cpu)
-            latency["wall_clock"][name].append(time.perf_counter() - wall)
+    shape = (passes, len(workload))
+    latency = {c: {n: np.zeros(shape) for n in names} for c in clocks}
+    for run in range(passes):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
+            warm_up()  # each method sees the workload unseen: no cache shared with another
+            score = methods[name]
+            for index, text in enumerate(workload):
+                wall, cpu = time.perf_counter(), time.process_time()
+                score([text])
+                latency["cpu_time"][name][run, index] = time.process_time() - cpu
+                latency["wall_clock"][name][run, index] = time.perf_counter() - wall
     results: dict[str, dict[str, dict[str, float]]] = {}
     for clock in clocks:
         results[clock] = {
-            name: _summary(batch[clock][name], len(workload), latency[clock][name])
+            name: _summary(
+                batch[clock][name], len(workload), np.median(latency[clock][name], axis=0)
+            )
             for name in names
         }
         base = results[clock]["sklearn_pipeline"]
@@ -184,8 +200,14 @@ def _measure(
 
 
 def _run_model(
-    pipeline: Pipeline, workload: list[str], warm_texts: list[str], repeats: int
+    pipeline: Pipeline,
+    workload: list[str],
+    warm_texts: list[str],
+    args: argparse.Namespace,
+    detector: Any = None,
 ) -> dict[str, Any]:
+    """Measure one model: its plain Pipeline, the compiled scorer, the floor and, for the
+    bundled model, the TwoStageDetector itself (which scores through a compiled scorer)."""
     start = time.perf_counter()
     compiled = CompiledScorer.from_estimator(pipeline)
     compile_seconds = time.perf_counter() - start
@@ -194,6 +216,9 @@ def _run_model(
         clear_caches()
         compiled.clear_caches()
         compiled.decision_function(warm_texts)
+        if detector is not None:
+            detector._compiled().clear_caches()
+            detector.predict_proba(warm_texts)
 
     expected = pipeline.decision_function(workload)
     batch_gap = np.abs(compiled.decision_function(workload) - expected)
@@ -205,8 +230,11 @@ def _run_model(
         "compiled_scorer_with_top5_ngrams": lambda texts: compiled.score(texts, top_k=5),
         "floor_lower_regex_tokenise": _floor,
     }
+    if detector is not None:
+        methods["detector_predict_proba"] = detector.predict_proba
+        methods["detector_explain"] = detector.explain
     with threadpool_limits(limits=1):  # one core: no BLAS or OpenMP threads
-        measured = _measure(methods, workload, warm_up, repeats)
+        measured = _measure(methods, workload, warm_up, args.repeats, args.latency_passes)
     goal = {}
     for clock, results in measured.items():
         ours = results["compiled_scorer"]
@@ -215,7 +243,7 @@ def _run_model(
             "met_p99": ours["latency_ms_p99"] < GOAL_P99_MS,
         }
     return {
-        "vocabulary_size": len(pipeline[0].vocabulary_),
+        "vocabulary_size": sum(len(v.vocabulary_) for v in compiled_vectorizers(pipeline)),
         "nonzero_weights": int(np.count_nonzero(pipeline[-1].coef_)),
         "compile_seconds": round(compile_seconds, 2),
         "equality": {
@@ -228,11 +256,30 @@ def _run_model(
     }
 
 
+def compiled_vectorizers(pipeline: Pipeline) -> list[Any]:
+    features = pipeline[0]
+    if isinstance(features, FeatureUnion):
+        return [t for _, t in features.transformer_list]
+    return [features]
+
+
+def _bundled() -> tuple[Pipeline, Any]:
+    """The bundled default model as a plain Pipeline (vectorisers + classifier; the
+    calibrator maps the same decision function) and as the TwoStageDetector."""
+    model = load_model()
+    blocks = [v for v in (model.vectorizer_, model.char_vectorizer_) if v is not None]
+    features: Any = blocks[0]
+    if len(blocks) > 1:
+        features = FeatureUnion([(f"block{i}", v) for i, v in enumerate(blocks)])
+    return make_pipeline(features, model.classifier_), model
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-train-rows", type=int, default=None, help="subsample training")
     parser.add_argument("--workload-limit", type=int, default=None, help="first N messages")
     parser.add_argument("--repeats", type=int, default=5, help="batch repetitions per method")
+    parser.add_argument("--latency-passes", type=int, default=3, help="single-message passes")
     parser.add_argument("--min-df", type=int, default=2)
     parser.add_argument("-C", type=float, default=2.0, dest="c")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -247,7 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warm_texts = random.Random(0).sample(texts, min(WARM_UP_TEXTS, len(texts)))
     models = {}
     for name, pipeline in pipelines.items():
-        models[name] = _run_model(pipeline, workload, warm_texts, args.repeats)
+        models[name] = _run_model(pipeline, workload, warm_texts, args)
+    bundled, detector = _bundled()
+    models["bundled_default_model"] = _run_model(bundled, workload, warm_texts, args, detector)
     lengths = np.array([len(t) for t in workload])
     report = {
         "benchmark": "scoring_speed",
@@ -280,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "goal": {"messages_per_s": GOAL_MESSAGES_PER_SECOND, "p99_ms": GOAL_P99_MS},
         "models": models,
         "notes": f"Caches emptied and warmed on {WARM_UP_TEXTS:,} random training texts "
-        "before each batch run and before the latency pass; methods interleaved. "
+        "before each batch run and before each method's latency pass; batch runs "
+        "interleaved; a message's latency is its median over the passes. "
         "wall_clock includes time lost to other processes on a shared machine (see "
         "load_average); cpu_time counts only this process's own time.",
     }

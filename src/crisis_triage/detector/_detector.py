@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from crisis_triage.detector import _features as feat
@@ -20,6 +19,7 @@ from crisis_triage.detector._card import (
     jsonable,
     library_versions,
 )
+from crisis_triage.detector._compiled import CompiledScorer, CompiledScores
 from crisis_triage.detector._explanation import Explanation
 from crisis_triage.detector._fitting import fit_detector
 from crisis_triage.detector._inputs import (
@@ -42,7 +42,7 @@ class _Scored:
     hits: list[list[LexiconHit]]  # empty unless asked for (or needed by the gate)
     passed: np.ndarray  # reached stage 2
     probability: np.ndarray
-    features: Any  # stage-2 rows of the messages that passed (None if none did)
+    model: CompiledScores | None  # stage-2 scores of the messages that passed (None if none)
 
 
 class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -206,31 +206,20 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Categories: those of the active lexicon hits, plus, for flagged messages, those whose
         category head gives at least 0.5.  A flagged message with neither has no category.
         """
-        scored = self._score(as_texts(X), keep_hits=True)
-        p, X_model = scored.probability, scored.features
+        scored = self._score(as_texts(X), keep_hits=True, n_top=n_top)
+        p, model = scored.probability, scored.model
         rows = np.cumsum(scored.passed) - 1
-        names = self._feature_names() if n_top else None
-        coef = self.classifier_.coef_[0]
-        heads: dict[str, LogisticRegression] = self.category_heads_
-        head_p: dict[str, np.ndarray] = {}
-        if X_model is not None:
-            head_p = {c: h.predict_proba(X_model)[:, 1] for c, h in heads.items()}
         explanations = []
         for i, text_hits in enumerate(scored.hits):
             flagged = bool(p[i] >= self.threshold_)
             categories = {h.category for h in text_hits if h.active}
             top: tuple[tuple[str, float], ...] = ()
-            if scored.passed[i] and X_model is not None:
+            if scored.passed[i] and model is not None:
                 if flagged:
-                    categories |= {c for c, hp in head_p.items() if hp[rows[i]] >= HEAD_THRESHOLD}
-                if names is not None:
-                    row = X_model[rows[i]]
-                    contributions = coef[row.indices] * row.data
-                    ranked = np.argsort(-np.abs(contributions), kind="stable")
-                    chosen = [j for j in ranked if contributions[j] != 0][:n_top]
-                    top = tuple(
-                        (str(names[row.indices[j]]), float(contributions[j])) for j in chosen
-                    )
+                    categories |= {
+                        c for c, hp in model.heads.items() if hp[rows[i]] >= HEAD_THRESHOLD
+                    }
+                top = model.top_ngrams[rows[i]]
             explanations.append(
                 Explanation(
                     probability=float(p[i]),
@@ -244,7 +233,7 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             )
         return explanations
 
-    def _score(self, texts: list[str], keep_hits: bool = False) -> _Scored:
+    def _score(self, texts: list[str], keep_hits: bool = False, n_top: int = 0) -> _Scored:
         check_is_fitted(self, "threshold_")
         normalised = [normalise(t) for t in texts]
         hits: list[list[LexiconHit]] = []
@@ -255,13 +244,16 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         else:
             passed = np.ones(len(texts), dtype=bool)
         z = np.full(len(texts), -np.inf)
-        X_model = None
+        model = None
         if passed.any():
-            X_model = feat.transform(
-                self._vectorizers(), [normalised[i] for i in np.flatnonzero(passed)]
+            # Same decision function, category heads and n-gram contributions as the
+            # scikit-learn objects give (tests/unit/test_compiled_scorer.py), several times
+            # faster: see crisis_triage.detector._compiled.
+            model = self._compiled().score(
+                [normalised[i] for i in np.flatnonzero(passed)], top_k=n_top
             )
-            z[passed] = self.classifier_.decision_function(X_model)
-        return _Scored(hits, passed, calibrate(self.calibrator_, z), X_model)
+            z[passed] = model.decision
+        return _Scored(hits, passed, calibrate(self.calibrator_, z), model)
 
     def _vectorizers(self) -> list[Any]:
         cache = self.__dict__.setdefault("_cache", {})
@@ -272,11 +264,19 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             ]
         return list(cache["vectorizers"])
 
-    def _feature_names(self) -> np.ndarray:
+    def _compiled(self) -> CompiledScorer:
+        """Stage 2 compiled for fast scoring of normalised text (built on first use)."""
         cache = self.__dict__.setdefault("_cache", {})
-        if "names" not in cache:
-            cache["names"] = feat.feature_names([self.vectorizer_, self.char_vectorizer_])
-        return np.asarray(cache["names"])
+        if "compiled" not in cache:
+            blocks = [(i, v) for i, v in enumerate(self._vectorizers()) if v is not None]
+            cache["compiled"] = CompiledScorer.from_fitted(
+                [v for _, v in blocks],
+                self.classifier_,
+                heads=self.category_heads_,
+                prefixes=["" if i == 0 else feat.CHAR_PREFIX for i, _ in blocks],
+            )
+        compiled: CompiledScorer = cache["compiled"]
+        return compiled
 
     # -- persistence (skops stores plain state; the Lexicon travels as data) ---------------
     def __getstate__(self) -> dict[str, Any]:

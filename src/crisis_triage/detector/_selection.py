@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -175,8 +176,8 @@ def calibrate(
             p[finite] = 1.0 / (1.0 + np.exp(-values))
         elif isinstance(calibrator, IsotonicRegression):
             p[finite] = calibrator.predict(values)
-        else:
-            p[finite] = calibrator.predict_proba(values.reshape(-1, 1))[:, 1]
+        else:  # = calibrator.predict_proba(values[:, None])[:, 1], without its checks
+            p[finite] = expit(values * calibrator.coef_[0, 0] + calibrator.intercept_[0])
     return p
 
 
