@@ -198,7 +198,7 @@ MUST_NOT_FLAG = [
     "I accidentally cut myself shaving",
     "I accidentally took a double dose of my blood pressure meds",
     "My daughter fell and hit her head",
-    "A street dog bit me five years ago",
+    "My neighbor's dog bit me years ago",
     "My son has a cut on his arm from falling off his bike",
     "Is it safe to take melatonin every night?",
     "What is the maximum dose of ibuprofen?",
