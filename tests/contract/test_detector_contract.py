@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +185,20 @@ def test_make_detector_presets() -> None:
         make_detector("cmd2")
     with pytest.raises(ValueError, match="unknown detector parameter"):
         make_detector("cmd1", colour="red")
+
+
+def test_model_bytes_do_not_depend_on_the_process(tmp_path: Path, fitted: TwoStageDetector) -> None:
+    """Memory addresses must not leak into the file: a fresh interpreter saves the same bytes."""
+    here = save_model(fitted, tmp_path / "here.skops")
+    there = tmp_path / "there.skops"
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[2])\n"
+        "from synthetic_messages import corpus, fast_detector\n"
+        "from crisis_triage.detector import save_model\n"
+        "texts, labels, types = corpus()\n"
+        "save_model(fast_detector().fit(texts, labels, crisis_types=types), sys.argv[1])\n"
+    )
+    tests_dir = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    subprocess.run([sys.executable, "-c", script, str(there), str(tests_dir)], check=True, env=env)
+    assert here.read_bytes() == there.read_bytes()

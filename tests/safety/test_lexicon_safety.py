@@ -56,6 +56,9 @@ MUST_FLAG = [
     ("SI", "I'd rather die than live like this"),
     ("SI", "I'm not okay. I want to end it all."),
     ("SI", "I'm not suicidal but sometimes I wish I was dead"),
+    # hopelessness without a stated death wish: "ambiguous" in the guideline, flagged by design
+    ("SI", "I can't take it anymore"),
+    ("SI", "honestly life is pointless"),
     # slang and obfuscation
     ("SI", "honestly just wanna kms"),
     ("SI", "thinking about unaliving myself"),
@@ -126,6 +129,18 @@ MUST_FLAG = [
     ("DV", "my parents hit me with a belt"),
     ("DV", "my husband forced me to have sex"),
     ("DV", "How can I help my sister? Her husband beats her"),
+    ("DV", "my dad hits my little brother"),
+    ("DV", "I told the nurse that he hit me"),
+    ("DV", "it started when he hit me in front of the kids"),
+    ("DV", "My ex won't leave me alone"),
+    ("SI", "I've been having thoughts of ending it"),
+    ("SI", "sometimes I think everyone would be better off if I wasn't around"),
+    ("SI", "I'm going to take all my pills tonight"),
+    ("NSSI", "I punch walls until my knuckles bleed"),
+    ("NSSI", "cutting is the only thing that helps me cope"),
+    ("NSSI", "the cuts on my thighs keep bleeding"),
+    ("NSSI", "My teenage daughter is cutting"),
+    ("OD", "I took 20 of my husband's oxycodone"),
 ]
 
 MUST_NOT_FLAG = [
@@ -183,13 +198,17 @@ MUST_NOT_FLAG = [
     "I accidentally cut myself shaving",
     "I accidentally took a double dose of my blood pressure meds",
     "My daughter fell and hit her head",
-    "A street dog bit me five years ago",
+    "My neighbor's dog bit me years ago",
     "My son has a cut on his arm from falling off his bike",
     "Is it safe to take melatonin every night?",
     "What is the maximum dose of ibuprofen?",
     "Can I take ibuprofen and Tylenol together?",
     "My grandfather died of cancer and I miss him",
     "Please reschedule my appointment to next week",
+    "I'm going to take all my pills with breakfast from now on",
+    "My anxiety won't leave me alone at night",
+    "cost cutting is necessary at work",
+    "the budget cuts didn't hurt us much",
 ]
 
 

@@ -323,7 +323,7 @@ def test_from_terms_builds_a_plain_word_list() -> None:
 # -- the fast matcher ---------------------------------------------------------------------------
 def _plain(patterns: list[str]) -> re.Pattern[str]:
     body = "|".join(f"(?P<g{i}>{p})" for i, p in enumerate(patterns))
-    return re.compile(r"(?<![\w])(?:" + body + r")(?![\w])")
+    return re.compile(r"(?<![\w])(?:" + body + r")(?![\w]|'\w)")
 
 
 _WORDS = [
@@ -384,3 +384,43 @@ def test_macros_may_refer_to_each_other_in_any_order_but_not_in_a_cycle() -> Non
     assert lexicon.entries[0].pattern == "i (?:(?:want to) now)"
     with pytest.raises(LexiconError, match="refers to itself"):
         Lexicon.from_mapping(make(macros={"a": "{{b}}", "b": "x{{a}}"}))
+
+
+_STEMS = [r"\w*kill mys\w*", r"\w*die\w*", r"hang\w*", "988", "end it", r"\w*ache"]
+_STEM_WORDS = ["skill", "kill", "mysterious", "myself", "diet", "studied", "hangover", "hang",
+               "988", "9880", "end", "it", "headache", "ache", "a", ",", "'s"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_STEM_WORDS), max_size=15))
+def test_matcher_handles_stems_inside_words_like_the_plain_alternation(words: list[str]) -> None:
+    text = " ".join(words)
+    plain = _plain(_STEMS)
+    expected = [(m.start(), m.end(), int(str(m.lastgroup)[1:])) for m in plain.finditer(text)]
+    matcher = Matcher(_STEMS)
+    assert [(m.start(), m.end(), matcher.index(m)) for m in matcher.matches(text)] == expected
+
+
+_CONTEXT_WORDS = [*_WORDS, "my", "son", "lol", "years", "ago", "what", "are", "signs", "of",
+                  "news", "accidentally", "people", "who", "than", "go", "it", "hit"]  # fmt: skip
+_BUNDLED = Lexicon.load()
+_UNBOUNDED = Lexicon.load()
+object.__setattr__(_UNBOUNDED, "_reach", None)  # scan whole clauses for cues
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_CONTEXT_WORDS), min_size=20, max_size=80))
+def test_scanning_only_near_hits_finds_the_same_context(words: list[str]) -> None:
+    text = " ".join(words)
+    assert _BUNDLED.match(text) == _UNBOUNDED.match(text)
+
+
+def test_pickling_keeps_only_the_data_and_rebuilds_the_matchers() -> None:
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(_BUNDLED))  # noqa: S301 - our own object
+    assert restored == _BUNDLED and restored.sha256 == _BUNDLED.sha256
+    assert restored.match("i'm not suicidal but i want to die") == _BUNDLED.match(
+        "i'm not suicidal but i want to die"
+    )
+    assert "_terms" not in _BUNDLED.__getstate__()

@@ -92,3 +92,11 @@ def test_the_published_lists_load(shared_data: Path) -> None:
     assert 250 <= len(cmd1.entries) <= 276  # 276 cells, a few duplicates once normalised
     bloom = Lexicon.from_term_csv(reference / "youth_suicide_lexicon_tokens_bloom2025.csv")
     assert len(bloom.entries) > 1000
+
+
+def test_substring_matching_for_keyword_filter_baselines(tmp_path: Path) -> None:
+    path = write(tmp_path, "cmd1.csv", CMD1_LIKE)
+    substrings = Lexicon.from_term_csv(path, whole_words=False)
+    assert [h.term for h in substrings.match("two suicides")] == ["suicides"]
+    assert Lexicon.from_term_csv(path).match("two suicides") == []
+    assert "substrings" in substrings.version

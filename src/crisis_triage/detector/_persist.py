@@ -55,6 +55,11 @@ def save_model(model: TwoStageDetector, path: str | Path) -> Path:
     if not hasattr(model, "threshold_"):
         raise ValueError("only a fitted detector can be saved")
     path = Path(path)
+    for vectorizer in (model.vectorizer_, model.char_vectorizer_):
+        # scikit-learn caches id(stop_words), a memory address, to skip a check; it is
+        # recomputed on use, and keeping it would make every save differ.
+        if vectorizer is not None:
+            vectorizer.__dict__.pop("_stop_words_id", None)
     data = canonical_skops(sio.dumps(model, compression=zipfile.ZIP_DEFLATED))
     card = dict(model.card_) | {"file": path.name, "file_sha256": _sha256(data)}
     _write_atomic(path, data)

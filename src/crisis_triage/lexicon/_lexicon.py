@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from crisis_triage.lexicon._matcher import Matcher
+from crisis_triage.lexicon._matcher import Matcher, max_words
 from crisis_triage.lexicon._model import (
     CATEGORIES,
     ContextRule,
@@ -40,6 +40,7 @@ class Lexicon:
     _terms: Matcher = field(init=False, repr=False, compare=False)
     _cues: Matcher | None = field(init=False, repr=False, compare=False)
     _rule_rank: dict[str, int] = field(init=False, repr=False, compare=False)
+    _reach: int | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.entries:
@@ -51,6 +52,27 @@ class Lexicon:
             cues = Matcher([r.pattern for r in self.context_rules], overlapping=True)
         object.__setattr__(self, "_cues", cues)
         object.__setattr__(self, "_rule_rank", {r.id: i for i, r in enumerate(self.context_rules)})
+        # how many words from a hit a cue can start (window + longest cue); None: unbounded
+        lengths = [max_words(r.pattern) for r in self.context_rules]
+        reach = None
+        if None not in lengths:
+            windows = [r.window for r in self.context_rules]
+            reach = max(windows, default=0) + max((n or 0 for n in lengths), default=0) + 2
+        object.__setattr__(self, "_reach", reach)
+
+    # Pickle (and skops) only the data; the compiled matchers are rebuilt on load.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "entries": self.entries,
+            "context_rules": self.context_rules,
+            "sha256": self.sha256,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -96,11 +118,17 @@ class Lexicon:
         return cls(version=version, entries=tuple(entries), sha256=digest)
 
     @classmethod
-    def from_term_csv(cls, path: str | Path, *, category: str = "SI") -> Lexicon:
-        """A baseline lexicon from a published term list (see ``load_term_list``)."""
+    def from_term_csv(
+        cls, path: str | Path, *, category: str = "SI", whole_words: bool = True
+    ) -> Lexicon:
+        """A baseline lexicon from a published term list (see ``load_term_list``).
+
+        Every term becomes one entry of ``category`` with no context rules; ``whole_words=False``
+        also matches terms inside longer words.
+        """
         from crisis_triage.lexicon._term_list import term_list_lexicon
 
-        return term_list_lexicon(path, category=category)
+        return term_list_lexicon(path, category=category, whole_words=whole_words)
 
     # -- matching -----------------------------------------------------------------------
     def match(self, text: str, *, normalised: bool = False) -> list[LexiconHit]:
@@ -113,7 +141,8 @@ class Lexicon:
             hits.append(LexiconHit(entry.id, entry.category, m.group(), m.start(), m.end()))
         if hits and self._cues is not None:
             clauses = [_clause_bounds(text, hit.start, hit.end) for hit in hits]
-            cues = self._find_cues(text, clauses)
+            regions = [self._cue_region(text, h, c) for h, c in zip(hits, clauses, strict=True)]
+            cues = self._find_cues(text, regions)
             if cues:
                 hits = [
                     _apply_context(text, hit, clause, cues)
@@ -121,10 +150,29 @@ class Lexicon:
                 ]
         return hits
 
+    def _cue_region(self, text: str, hit: LexiconHit, clause: tuple[int, int]) -> tuple[int, int]:
+        """Where a cue that can affect ``hit`` may start: its clause, cut to the rules' reach.
+
+        A cue must end within ``window`` words before the hit or start within ``window`` words
+        after it, so only that stretch (plus the longest cue, in words) is scanned, and a long
+        clause without punctuation is not scanned end to end. The bounds are generous:
+        ``_apply_context`` decides which cues count.
+        """
+        start, end = clause
+        if self._reach is None:
+            return start, end
+        before = [m.start() for m in _WORD.finditer(text, start, hit.start)]
+        if len(before) > self._reach:
+            start = before[-self._reach - 1]
+        after = [m.start() for m in _WORD.finditer(text, hit.end, end)]
+        if len(after) > self._reach:
+            end = after[self._reach] + 1
+        return start, end
+
     def _find_cues(
         self, text: str, clauses: list[tuple[int, int]]
     ) -> list[tuple[int, int, ContextRule]]:
-        """Every cue of every rule in the given clauses (overlapping ones too), rules in order."""
+        """Every cue of every rule starting in the given spans (overlapping ones too)."""
         if self._cues is None:
             return []
         rules = self.context_rules

@@ -13,7 +13,9 @@ pattern), then
 
 The alternatives keep their file order, so the first listed pattern still wins at a position and
 matches never overlap, exactly as ``finditer`` over the plain alternation (a test checks this).
-A pattern whose start cannot be worked out (e.g. ``\\w*foo``) is tried at every word start.
+Patterns of the form ``\\w*ache`` (term-list stems matched inside words) are found through their
+literal part and tried from the start of its word. A pattern whose start cannot be worked out at
+all is tried at every word start: same matches, only slower.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ PREFIX_LENGTH = 6
 _MAX_PREFIXES = 2000
 _BROAD_CLASS = 8  # a character class wider than this ends a prefix
 _OPEN = "\x00"  # marks a prefix after which anything may follow
+# A match ends at a word boundary, and not inside a contraction ("it" is not a match in "it's").
+_END = r"(?![\w]|'\w)"
 
 
 class _UnknownPrefixError(Exception):
@@ -44,29 +48,53 @@ class Matcher:
 
     def __init__(self, patterns: Sequence[str], *, overlapping: bool = False) -> None:
         self.overlapping = overlapping
-        prefixes = [_prefixes_or_none(p) for p in patterns]
-        firsts = sorted({s[0] for found in prefixes if found for s in found})
-        self._by_first = {
-            first: self._compile(
-                patterns,
-                [i for i, f in enumerate(prefixes) if f is None or first in {s[0] for s in f}],
-            )
-            for first in firsts
-        }
-        anywhere = [i for i, f in enumerate(prefixes) if f is None]
+        kinds = [_analyse(p) for p in patterns]
+
+        def members(first: str) -> list[int]:
+            return [
+                i
+                for i, (kind, heads) in enumerate(kinds)
+                if kind != "prefix" or any(h[0] == first for h in heads)
+            ]
+
+        firsts = sorted({h[0] for kind, heads in kinds if kind == "prefix" for h in heads})
+        self._by_first = {first: self._compile(patterns, members(first)) for first in firsts}
+        anywhere = [i for i, (kind, _) in enumerate(kinds) if kind != "prefix"]
         self._other = self._compile(patterns, anywhere) if anywhere else None
-        if anywhere:
-            self.starts = re.compile(r"(?<![\w])(?=\S)")
+        starts = sorted({h for kind, heads in kinds if kind == "prefix" for h in heads})
+        inner = sorted({h for kind, heads in kinds if kind == "inner" for h in heads})
+        self._starts: re.Pattern[str] | None = None
+        self._inner: re.Pattern[str] | None = None
+        if any(kind == "unknown" for kind, _ in kinds):
+            self._starts = re.compile(r"(?<![\w])(?=\S)")
         else:
-            heads = sorted(set().union(*(f for f in prefixes if f)))
-            self.starts = re.compile(r"(?<![\w])(?=" + _trie(heads) + ")")
+            if starts:
+                self._starts = re.compile(r"(?<![\w])(?=" + _trie(starts) + ")")
+            if inner:
+                self._inner = re.compile("(?=" + _trie(inner) + ")")
 
     def _compile(self, patterns: Sequence[str], members: list[int]) -> re.Pattern[str]:
         if self.overlapping:
-            body = "".join(f"(?:(?=(?P<g{i}>{patterns[i]})(?![\\w])))?" for i in members)
+            body = "".join(f"(?:(?=(?P<g{i}>{patterns[i]}){_END}))?" for i in members)
             return re.compile(r"(?<![\w])" + body)
         body = "|".join(f"(?P<g{i}>{patterns[i]})" for i in members)
-        return re.compile(r"(?<![\w])(?:" + body + r")(?![\w])")
+        return re.compile(r"(?<![\w])(?:" + body + ")" + _END)
+
+    def _candidates(self, text: str, start: int, stop: int) -> Iterator[int]:
+        """Word starts in ``text[start:stop]`` where some pattern may match, in order."""
+        if self._inner is None:
+            if self._starts is not None:
+                yield from (m.start() for m in self._starts.finditer(text, start, stop))
+            return
+        found = set()
+        if self._starts is not None:
+            found = {m.start() for m in self._starts.finditer(text, start, stop)}
+        for m in self._inner.finditer(text, start, stop):
+            position = m.start()
+            while position > start and (text[position - 1].isalnum() or text[position - 1] == "_"):
+                position -= 1  # back to the start of the word (what \w* would have spanned)
+            found.add(position)
+        yield from sorted(found)
 
     def matches(
         self, text: str, start: int = 0, stop: int | None = None
@@ -74,9 +102,7 @@ class Matcher:
         """Matches starting in ``text[start:stop]`` (a match may run past ``stop``)."""
         by_first, other, overlapping = self._by_first, self._other, self.overlapping
         end = 0
-        candidates = self.starts.finditer(text, start, len(text) if stop is None else stop)
-        for candidate in candidates:
-            position = candidate.start()
+        for position in self._candidates(text, start, len(text) if stop is None else stop):
             if position < end:
                 continue
             regex = by_first.get(text[position], other)
@@ -116,16 +142,77 @@ def _trie(words: list[str]) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
-def _prefixes_or_none(pattern: str) -> set[str] | None:
+def _analyse(pattern: str) -> tuple[str, set[str]]:
+    """How a pattern can start: ``("prefix", heads)`` (every match starts with one of ``heads``),
+    ``("inner", heads)`` (``\\w*`` then a part starting with one of ``heads``) or unknown."""
     try:
-        return _prefixes(pattern)
+        return "prefix", _prefixes(pattern)
     except _UnknownPrefixError:
+        pass
+    try:
+        return "inner", _prefixes(pattern, after_word_prefix=True)
+    except _UnknownPrefixError:
+        return "unknown", set()
+
+
+def max_words(pattern: str) -> int | None:
+    """The most words (spaces + 1) a match of ``pattern`` can span; None: unbounded or unknown."""
+    try:
+        constants: Any = importlib.import_module("re._constants")
+        parser: Any = importlib.import_module("re._parser")
+        spaces = _spaces(list(parser.parse(pattern)), constants)
+    except (ImportError, re.error, _UnknownPrefixError):  # pragma: no cover - other Pythons
         return None
+    return None if spaces is None else spaces + 1
+
+
+def _spaces(items: list[tuple[Any, Any]], c: Any) -> int | None:
+    """The most whitespace characters the parsed sequence can consume (None: unbounded)."""
+    total = 0
+    for op, av in items:
+        if op is c.LITERAL:
+            count: int | None = int(chr(av).isspace())
+        elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            count = 0
+        elif op is c.IN:
+            words = {(c.CATEGORY, c.CATEGORY_WORD), (c.CATEGORY, c.CATEGORY_DIGIT)}
+            count = (
+                0
+                if all(
+                    (kind is c.LITERAL and not chr(value).isspace())
+                    or (
+                        kind is c.RANGE
+                        and not any(chr(x).isspace() for x in range(value[0], value[1] + 1))
+                    )
+                    or (kind, value) in words
+                    for kind, value in av
+                )
+                else 1
+            )
+        elif op is c.BRANCH:
+            options = [_spaces(list(branch), c) for branch in av[1]]
+            count = None if None in options else max(o for o in options if o is not None)
+        elif op is c.SUBPATTERN:
+            count = _spaces(list(av[3]), c)
+        elif op is c.ATOMIC_GROUP:
+            count = _spaces(list(av), c)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            inner = _spaces(list(av[2]), c)
+            count = 0 if inner == 0 else None if inner is None or av[1] >= 10_000 else inner * av[1]
+        else:
+            count = 1 if op in (c.NOT_LITERAL, c.ANY) else None
+        if count is None:
+            return None
+        total += count
+    return total
 
 
 # -- prefix analysis over the parsed pattern --------------------------------------------------
-def _prefixes(pattern: str) -> set[str]:
-    """The strings (up to PREFIX_LENGTH characters) that every match of ``pattern`` starts with."""
+def _prefixes(pattern: str, *, after_word_prefix: bool = False) -> set[str]:
+    """The strings (up to PREFIX_LENGTH characters) that every match of ``pattern`` starts with.
+
+    ``after_word_prefix``: the pattern must start with ``\\w*``; give the prefixes of the rest.
+    """
     try:
         # CPython's own regex parser (private, hence the fallback): re.compile uses it too.
         constants: Any = importlib.import_module("re._constants")
@@ -133,13 +220,29 @@ def _prefixes(pattern: str) -> set[str]:
     except ImportError as exc:  # pragma: no cover - a future Python without these modules
         raise _UnknownPrefixError from exc
     try:
-        parsed = parser.parse(pattern)
+        items = list(parser.parse(pattern))
     except re.error as exc:  # pragma: no cover - patterns are validated before
         raise _UnknownPrefixError from exc
-    found = {s.rstrip(_OPEN) for s in _sequence(list(parsed), constants)}
+    if after_word_prefix:
+        if not items or not _is_word_star(items[0], constants):
+            raise _UnknownPrefixError
+        items = items[1:]
+    found = {s.rstrip(_OPEN) for s in _sequence(items, constants)}
     if not found or "" in found:
         raise _UnknownPrefixError
     return found
+
+
+def _is_word_star(item: tuple[Any, Any], c: Any) -> bool:
+    op, av = item
+    if op not in (c.MAX_REPEAT, c.MIN_REPEAT) or av[0] != 0:
+        return False
+    body = list(av[2])
+    return (
+        len(body) == 1
+        and body[0][0] is c.IN
+        and list(body[0][1]) == [(c.CATEGORY, c.CATEGORY_WORD)]
+    )
 
 
 def _sequence(items: list[tuple[Any, Any]], c: Any) -> set[str]:

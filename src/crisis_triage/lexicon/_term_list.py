@@ -67,8 +67,14 @@ def load_term_list(path: str | Path) -> list[Term]:
     return terms
 
 
-def term_list_lexicon(path: str | Path, *, category: str = "SI") -> Lexicon:
-    """Every term of a list as one entry of ``category``, matched on normalised text."""
+def term_list_lexicon(
+    path: str | Path, *, category: str = "SI", whole_words: bool = True
+) -> Lexicon:
+    """Every term of a list as one entry of ``category``, matched on normalised text.
+
+    ``whole_words=False`` lets every term match inside longer words too (plain substring
+    matching, as a keyword filter may have been run).
+    """
     from crisis_triage.lexicon._lexicon import Lexicon
 
     if category not in CATEGORIES:
@@ -78,8 +84,8 @@ def term_list_lexicon(path: str | Path, *, category: str = "SI") -> Lexicon:
     seen: set[str] = set()
     for term in load_term_list(path):
         plain = normalise(term.text)
-        pattern = ("" if term.word_start else r"\w*") + re.escape(plain)
-        pattern += "" if term.word_end else r"\w*"
+        pattern = ("" if term.word_start and whole_words else r"\w*") + re.escape(plain)
+        pattern += "" if term.word_end and whole_words else r"\w*"
         if plain and pattern not in seen:
             seen.add(pattern)
             entries.append(
@@ -91,9 +97,8 @@ def term_list_lexicon(path: str | Path, *, category: str = "SI") -> Lexicon:
                 )
             )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Lexicon(
-        version=f"{path.stem} ({len(entries)} terms)", entries=tuple(entries), sha256=digest
-    )
+    version = f"{path.stem} ({len(entries)} terms{'' if whole_words else ', substrings'})"
+    return Lexicon(version=version, entries=tuple(entries), sha256=digest)
 
 
 def _column_rows(rows: list[list[str]], header: list[str]) -> list[Term]:

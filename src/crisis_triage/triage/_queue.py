@@ -64,6 +64,16 @@ def list_queue(
     """One page of the queue, in order, and the number of cases it holds in total."""
     now = now or utcnow()
     wanted = [s.value for s in (statuses or UNRESOLVED)]
+    # Pick the page from the cases alone, then join its messages: joining first would read
+    # every open case's message row (the wide table) before sorting.
+    page = (
+        select(Case.id)
+        .where(Case.status.in_(wanted))
+        .order_by(*QUEUE_ORDER)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
     rows = session.execute(
         select(
             Case.id,
@@ -81,11 +91,9 @@ def list_queue(
             Message.patient_id,
             Message.channel,
         )
+        .join(page, page.c.id == Case.id)
         .join(Message, Message.id == Case.message_id)
-        .where(Case.status.in_(wanted))
         .order_by(*QUEUE_ORDER)
-        .limit(limit)
-        .offset(offset)
     ).all()
     total = int(session.scalar(_unresolved(statuses)) or 0)
     items = [
