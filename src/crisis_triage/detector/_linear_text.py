@@ -264,7 +264,7 @@ def _add(
     if not docs.size:
         return
     n_docs, n_cols = decision.shape[1], len(part.idf)
-    pairs, counts = np.unique(docs * n_cols + cols, return_counts=True)
+    pairs, counts = _count(docs * n_cols + cols)
     docs, cols = pairs // n_cols, pairs % n_cols
     if part.binary:
         tf = np.ones(len(counts))
@@ -293,3 +293,14 @@ def _add(
         for doc, feature, push in triples:
             if push:
                 contributions[doc][feature] = push
+
+
+def _count(keys: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct keys, sorted, and how often each occurs (``np.unique`` without its
+    overhead, which matters for one text at a time)."""
+    keys = np.sort(keys)
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = first.nonzero()[0]
+    return keys[starts], np.diff(starts, append=len(keys))

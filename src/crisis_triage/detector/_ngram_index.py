@@ -51,12 +51,15 @@ class IntHashMap:
     """
 
     _EMPTY = -1
-    _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
+    # Fibonacci hashing: the top bits of key * 0x9E3779B97F4A7C15 (mod 2**64), computed in
+    # int64 (wrapping) so no conversion to unsigned is needed.
+    _MULTIPLIER = np.int64(0x9E3779B97F4A7C15 - (1 << 64))
     _WINDOW_LIMIT = 512  # up to this many collided queries, check their whole window at once
 
     def __init__(self, keys: IntArray, values: IntArray) -> None:
         bits = max(len(keys).bit_length() + 1, 4)  # load factor at most 1/2
-        self._shift = np.uint64(64 - bits)
+        self._shift = np.int64(64 - bits)
+        self._mask = np.int64((1 << bits) - 1)
         size = (1 << bits) + len(keys)  # room to probe past the last home slot
         self._keys = np.full(size, self._EMPTY, dtype=np.int64)
         self._values = np.full(size, self._EMPTY, dtype=np.int64)
@@ -78,8 +81,8 @@ class IntHashMap:
         self._window = np.arange(1, self.reach + 1)
 
     def _slots(self, keys: IntArray) -> IntArray:
-        hashed = (keys.astype(np.uint64) * self._MULTIPLIER) >> self._shift
-        return hashed.astype(np.int64)
+        hashed: IntArray = ((keys * self._MULTIPLIER) >> self._shift) & self._mask
+        return hashed
 
     def get(self, queries: IntArray) -> IntArray:
         """The value of each query key, or -1 where the key is absent."""

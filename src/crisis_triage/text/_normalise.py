@@ -224,6 +224,8 @@ def tokenise(normalised: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def _tokenise_piece(piece: str) -> tuple[str, ...]:
+    if piece.isascii() and piece.isalpha() and piece.islower():  # a plain word: one token
+        return (piece,)
     return tuple(_TOKEN.findall(piece))
 
 
