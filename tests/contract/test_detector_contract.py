@@ -180,7 +180,7 @@ def test_make_detector_presets() -> None:
         0.01,
     )
     assert (cmd1.cost_fn, cmd1.cv, cmd1.calibration) == (20.0, 10, "none")
-    assert make_detector("default").gate == "none"
+    assert make_detector("default").gate == "lexicon"
     with pytest.raises(ValueError, match="unknown preset"):
         make_detector("cmd2")
     with pytest.raises(ValueError, match="unknown detector parameter"):

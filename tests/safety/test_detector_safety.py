@@ -71,13 +71,9 @@ MUST_NOT_FLAG = {
 
 
 # What the bundled model (default preset, trained by `crisis-triage train-default`) gets wrong.
-KNOWN_GAPS = {
-    "I've been burning my arms with a lighter to cope": "NSSI without 'cut' or 'harm' words",
-    "I relapsed and started self harming again": "'self harm' not among the kept n-grams",
-    "My boss is going to kill me if I'm late again": "figurative 'kill me' scores as a crisis",
-    "I need to cut myself off from social media for a while": "figurative 'cut myself'",
-    "What are the warning signs of suicide in teenagers?": "informational 'suicide'",
-}
+# Empty since the bundled model gates on the lexicon, whose context rules handle the figurative
+# and informational cases the ungated first model got wrong.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

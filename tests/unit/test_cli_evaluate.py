@@ -20,9 +20,9 @@ from sklearn.base import BaseEstimator
 from typer.testing import CliRunner
 
 import crisis_triage.detector as detector
-import crisis_triage.training as training
 from crisis_triage.cli import app
 from crisis_triage.detector import Explanation
+from crisis_triage.evaluation import EvaluationError, _adapter, _benchmark
 from crisis_triage.lexicon import Lexicon
 
 SECRET = "zebra-unicorn-secret"
@@ -94,11 +94,13 @@ def fake_detector(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         asked.append(path)
         return _fitted()
 
-    monkeypatch.setattr(detector, "load_model", load_model, raising=False)
-    monkeypatch.setattr(detector, "make_detector", lambda preset: KeywordModel(), raising=False)
-    for name in ("load_labelled", "train"):  # train through make_detector, not the real recipe
-        monkeypatch.delattr(training, name, raising=False)
-    monkeypatch.setattr(detector, "save_model", lambda m, p: Path(p).write_text("m"), raising=False)
+    monkeypatch.setattr(_adapter, "load_model", load_model)
+    monkeypatch.setattr(_benchmark, "load_model", load_model)
+    monkeypatch.setattr(_benchmark, "load_labelled", lambda path, ambiguous: path)
+    monkeypatch.setattr(
+        _benchmark, "train", lambda data, preset, lexicon: KeywordModel().fit([], [])
+    )
+    monkeypatch.setattr(_benchmark, "save_model", lambda m, p: Path(p).write_text("m"))
     return asked
 
 
@@ -258,12 +260,11 @@ def test_evaluate_bad_files_and_options(fake_detector: list[Any], tmp_path: Path
     assert bad.exit_code == 2 and "Traceback" not in bad.output
 
 
-def test_without_a_detector_the_error_is_clear(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.delattr(detector, "load_model", raising=False)
+def test_an_unloadable_model_gives_a_clear_error(tmp_path: Path) -> None:
     data = _write(_table(), tmp_path / "labelled.csv")
-    _fails(runner.invoke(app, ["evaluate", "bundled", str(data)]), "no detector")
+    broken = tmp_path / "broken.skops"
+    broken.write_bytes(b"not a model")
+    _fails(runner.invoke(app, ["evaluate", str(broken), str(data)]), "cannot load model")
 
 
 def test_compare_two_models(fake_detector: list[Any], tmp_path: Path) -> None:
@@ -344,8 +345,11 @@ def test_benchmark_runs_every_candidate(fake_detector: list[Any], tmp_path: Path
 def test_benchmark_reports_candidates_it_cannot_build(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("load_model", "make_detector"):
-        monkeypatch.delattr(detector, name, raising=False)
+    def unavailable(*_: Any, **__: Any) -> Any:
+        raise EvaluationError("no model here")
+
+    monkeypatch.setattr(_adapter, "load_model", unavailable)
+    monkeypatch.setattr(_benchmark, "train_cmd1", unavailable)
     data_dir = _shared_data(tmp_path / "shared")
     result = runner.invoke(
         app,
@@ -360,18 +364,12 @@ def test_benchmark_reports_candidates_it_cannot_build(
     ]
 
 
-# -- with the real detector (skips until crisis_triage.detector.TwoStageDetector exists) -----
-def _real_detector() -> Any:
-    if not hasattr(detector, "TwoStageDetector"):
-        pytest.skip("crisis_triage.detector.TwoStageDetector is not merged yet")
-    return detector
-
-
+# -- with the real detector -------------------------------------------------------------------
 def test_evaluate_a_tiny_real_model(tmp_path: Path) -> None:
-    real = _real_detector()
+    real = detector
     train = _table(n=300, seed=5)
     train = train[train["crisis"] != -1]
-    model = real.make_detector("default", Cs=(1.0,), cv=3)  # small and quick
+    model = real.make_detector("default", gate="none", Cs=(1.0,), cv=3)  # small, quick
     model.fit(train["text"].tolist(), train["crisis"].tolist())
     path = tmp_path / "tiny.skops"
     real.save_model(model, path)
@@ -433,11 +431,11 @@ def test_evaluate_a_tiny_real_model(tmp_path: Path) -> None:
 
 @pytest.mark.shared_data
 def test_the_cmd1_term_list_reads(shared_data: Path) -> None:
-    from crisis_triage.evaluation import read_cmd1_terms
+    from crisis_triage.evaluation import read_cmd1_lexicon
 
-    terms = read_cmd1_terms(shared_data / "reference" / "cmd1_lexicon_swaminathan2023.csv")
-    assert len(terms) > 250
-    assert "Suicide" in terms and not any(t.startswith("\ufeff") for t in terms)
+    gate = read_cmd1_lexicon(shared_data / "reference" / "cmd1_lexicon_swaminathan2023.csv")
+    assert len(gate.entries) > 250
+    assert gate.active_hits("i feel suicidal") and not gate.active_hits("refill my inhaler")
 
 
 def test_every_miss_is_explained_and_false_positives_up_to_a_cap() -> None:

@@ -19,7 +19,7 @@ from crisis_triage.evaluation._adapter import (
 )
 from crisis_triage.evaluation._benchmark import (
     BENCHMARK_FILES,
-    read_cmd1_terms,
+    read_cmd1_lexicon,
     render_benchmark_markdown,
     run_benchmark,
     write_benchmark,
@@ -86,7 +86,7 @@ __all__ = [
     "parse_labels",
     "percentile_interval",
     "ppv",
-    "read_cmd1_terms",
+    "read_cmd1_lexicon",
     "read_evaluation_table",
     "render_benchmark_markdown",
     "run_benchmark",

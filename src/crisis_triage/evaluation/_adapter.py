@@ -16,6 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.base import clone
 
+from crisis_triage.detector import ModelLoadError, load_model
 from crisis_triage.evaluation._compare import compare
 from crisis_triage.evaluation._data import EvaluationData, parse_labels, parse_times
 from crisis_triage.evaluation._metrics import EvaluationError
@@ -48,20 +49,12 @@ class TableSpec:
 
 def load_scorer(model: str | Path | None) -> Any:
     """A fitted detector from a model file; ``None`` or ``"bundled"``: the bundled default."""
-    from crisis_triage import detector
-
-    load = getattr(detector, "load_model", None)
-    if load is None:
-        raise EvaluationError(
-            "this installation has no detector (crisis_triage.detector.load_model)"
-        )
-    error_type = getattr(detector, "ModelLoadError", ValueError)
     path = None if model is None or str(model) == BUNDLED else Path(model)
     if path is not None and not path.is_file():
         raise EvaluationError(f"model file {path} does not exist")
     try:
-        return load(path)
-    except (error_type, OSError) as exc:
+        return load_model(path)
+    except (ModelLoadError, OSError) as exc:
         raise EvaluationError(f"cannot load model {path or BUNDLED}: {exc}") from None
 
 

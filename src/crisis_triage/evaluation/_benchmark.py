@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from crisis_triage import lexicon as lexicon_package
-from crisis_triage import training
+from crisis_triage.detector import TwoStageDetector, load_model, save_model
 from crisis_triage.evaluation._adapter import load_scorer
 from crisis_triage.evaluation._compare import compare
-from crisis_triage.evaluation._data import parse_labels
 from crisis_triage.evaluation._metrics import EvaluationError
 from crisis_triage.evaluation._report import ReportConfig, clean
 from crisis_triage.io import read_table
-from crisis_triage.lexicon import Lexicon
+from crisis_triage.lexicon import Lexicon, LexiconError
+from crisis_triage.training import load_labelled, train
 
 BENCHMARK_FILES = ("bench_core_dev", "bench_stress_dev")
 CMD1_LEXICON = Path("reference") / "cmd1_lexicon_swaminathan2023.csv"
@@ -45,26 +43,12 @@ class Candidate:
     skipped: str | None = None
 
 
-def read_cmd1_terms(path: str | Path) -> list[str]:
-    """Terms of the CMD-1 list: a CSV whose columns are categories and cells are terms (BOM).
-
-    Uses ``crisis_triage.lexicon.load_term_list`` when the lexicon package has it, else reads the
-    simple column layout itself.
-    """
-    loader = getattr(lexicon_package, "load_term_list", None)
-    if loader is not None:
-        try:
-            return list(dict.fromkeys(term.text for term in loader(path)))
-        except ValueError as exc:  # LexiconError
-            raise EvaluationError(str(exc)) from None
+def read_cmd1_lexicon(path: str | Path) -> Lexicon:
+    """The CMD-1 term list as a gate-only lexicon (whole words, no context rules)."""
     try:
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise EvaluationError(f"cannot read the CMD-1 term list {path}: {exc}") from None
-    terms = [cell.strip() for column in frame.columns for cell in frame[column] if cell.strip()]
-    if not terms:
-        raise EvaluationError(f"the CMD-1 term list {path} has no terms")
-    return list(dict.fromkeys(terms))
+        return Lexicon.from_term_csv(path)
+    except LexiconError as exc:
+        raise EvaluationError(str(exc)) from None
 
 
 def _lexicon_flags(lexicon: Lexicon) -> ScoreFn:
@@ -81,45 +65,28 @@ def _model_scores(model: Any) -> ScoreFn:
     return score
 
 
-def train_cmd1(data_dir: Path, cache: Path | None = None) -> Any:
-    """The ``cmd1`` preset fitted on train.csv.gz without non-commercial sources or ambiguous
-    rows; loaded from / saved to ``cache`` when given (training takes a while)."""
-    from crisis_triage import detector
-
+def train_cmd1(data_dir: Path, cache: Path | None = None) -> TwoStageDetector:
+    """The ``cmd1`` preset gated on the CMD-1 term list, as in the paper, fitted on train.csv.gz
+    without non-commercial sources or ambiguous rows; loaded from / saved to ``cache`` when given
+    (training takes a while)."""
     if cache is not None and cache.is_file():
-        return load_scorer(cache)
-    make, save = getattr(detector, "make_detector", None), getattr(detector, "save_model", None)
-    if make is None:
-        raise EvaluationError("crisis_triage.detector.make_detector is not available")
-    load_labelled = getattr(training, "load_labelled", None)
-    train_preset = getattr(training, "train", None)
-    if load_labelled is not None and train_preset is not None:  # the project's training recipe
-        data = load_labelled(data_dir / "train.csv.gz", ambiguous="exclude")
-        model = train_preset(data, preset="cmd1")
-    else:
-        model = _fit_cmd1(make, data_dir)
-    if cache is not None and save is not None:
+        return load_model(cache)
+    data = load_labelled(data_dir / "train.csv.gz", ambiguous="exclude")
+    gate = read_cmd1_lexicon(data_dir / CMD1_LEXICON)
+    model = train(data, preset="cmd1", lexicon=gate)
+    if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        save(model, cache)
+        save_model(model, cache)
     return model
-
-
-def _fit_cmd1(make: Callable[[str], Any], data_dir: Path) -> Any:
-    train = read_table(data_dir / "train.csv.gz", required=["text", "crisis", "license"])
-    commercial = ~train["license"].astype(str).str.contains("non-commercial|NC", case=False)
-    labels = parse_labels(train["crisis"].to_numpy(), column="crisis")
-    usable = commercial.to_numpy() & (labels != -1)
-    return make("cmd1").fit(train["text"].astype(str)[usable].tolist(), labels[usable].astype(int))
 
 
 def candidates(data_dir: Path, cmd1_cache: Path | None = None) -> list[Candidate]:
     found: list[Candidate] = []
-    terms = read_cmd1_terms(data_dir / CMD1_LEXICON)
-    cmd1_terms = Lexicon.from_terms(terms, version="cmd1-swaminathan2023")
+    cmd1_terms = read_cmd1_lexicon(data_dir / CMD1_LEXICON)
     found.append(
         Candidate(
             "cmd1_terms",
-            f"CMD-1 term list alone ({len(terms)} terms; flag = any term)",
+            f"CMD-1 term list alone ({len(cmd1_terms.entries)} terms; flag = any term)",
             score=_lexicon_flags(cmd1_terms),
             binary=True,
         )
@@ -136,7 +103,7 @@ def candidates(data_dir: Path, cmd1_cache: Path | None = None) -> list[Candidate
     builders: list[tuple[str, str, Callable[[], Any]]] = [
         (
             "cmd1_preset",
-            "cmd1 preset trained on train.csv.gz (non-commercial sources left out)",
+            "cmd1 preset gated on the CMD-1 term list, trained on train.csv.gz (NC sources out)",
             lambda: train_cmd1(data_dir, cmd1_cache),
         ),
         ("default_model", "the bundled default model", lambda: load_scorer(None)),
