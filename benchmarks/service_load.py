@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import random
+import resource
 import secrets
 import socket
 import subprocess
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import httpx
 import numpy as np
 from sqlalchemy import create_engine, func, select, text
@@ -101,41 +103,59 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 # ---------------------------------------------------------------- load generator (own process)
 
 
+def _body(run: str, index: int, rng: random.Random, channel: str) -> bytes:
+    return json.dumps(
+        {
+            "idempotency_key": f"{run}-{index}",
+            "patient_id": f"patient-{rng.randrange(5000)}",
+            "sender": "patient",
+            "sent_at": datetime.now(UTC).isoformat(),
+            "channel": channel,
+            "text": synthetic_text(rng),
+        }
+    ).encode()
+
+
+async def _post(session: aiohttp.ClientSession, body: bytes, statuses: dict[str, int]) -> None:
+    try:
+        async with session.post("/v1/messages", data=body) as reply:
+            await reply.read()
+            status = str(reply.status)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        status = type(exc).__name__
+    statuses[status] = statuses.get(status, 0) + 1
+
+
+def _client(url: str, key: str, connections: int) -> aiohttp.ClientSession:
+    # Idle connections are dropped before the server's 5 s keep-alive timeout, so a request
+    # never races the server closing its connection.
+    return aiohttp.ClientSession(
+        base_url=url,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        connector=aiohttp.TCPConnector(limit=connections, keepalive_timeout=2),
+        timeout=aiohttp.ClientTimeout(total=30),
+    )
+
+
 async def _open_loop(url: str, key: str, run: str, rate: float, seconds: float) -> dict[str, Any]:
+    """Requests at fixed times (open loop): a slow reply does not delay the next request."""
     rng = random.Random(1)
     total = int(rate * seconds)
-    headers = {"Authorization": f"Bearer {key}"}
     latencies: list[float] = []
     lags: list[float] = []
     statuses: dict[str, int] = {}
-    # Idle connections are dropped before the server's 5 s keep-alive timeout, so a request
-    # never races the server closing its connection.
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=2)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+    async with _client(url, key, 256) as session:
 
         async def one(index: int, due: float) -> None:
-            body = {
-                "idempotency_key": f"{run}-{index}",
-                "patient_id": f"patient-{rng.randrange(5000)}",
-                "sender": "patient",
-                "sent_at": datetime.now(UTC).isoformat(),
-                "channel": "portal",
-                "text": synthetic_text(rng),
-            }
+            body = _body(run, index, rng, "portal")
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             started = time.perf_counter()
             lags.append((started - due) * 1000)
-            try:
-                reply = await client.post("/v1/messages", json=body, headers=headers)
-                status = str(reply.status_code)
-            except httpx.HTTPError as exc:
-                status = type(exc).__name__
+            await _post(session, body, statuses)
             latencies.append((time.perf_counter() - started) * 1000)
-            statuses[status] = statuses.get(status, 0) + 1
 
         begin = time.perf_counter() + 0.5
-        tasks = [asyncio.create_task(one(i, begin + i / rate)) for i in range(total)]
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*(one(i, begin + i / rate) for i in range(total)))
         elapsed = time.perf_counter() - begin
     return {
         "sent": total,
@@ -150,33 +170,20 @@ async def _open_loop(url: str, key: str, run: str, rate: float, seconds: float) 
 async def _closed_loop(
     url: str, key: str, run: str, clients: int, seconds: float
 ) -> dict[str, Any]:
+    """Each client sends its next message as soon as the last one is answered."""
     rng = random.Random(2)
-    headers = {"Authorization": f"Bearer {key}"}
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     counter = iter(range(10**9))
-    limits = httpx.Limits(keepalive_expiry=2)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+    async with _client(url, key, clients) as session:
         stop = time.perf_counter() + seconds
 
         async def worker() -> None:
             while time.perf_counter() < stop:
-                body = {
-                    "idempotency_key": f"{run}-{next(counter)}",
-                    "patient_id": f"patient-{rng.randrange(5000)}",
-                    "sender": "patient",
-                    "sent_at": datetime.now(UTC).isoformat(),
-                    "channel": "sms",
-                    "text": synthetic_text(rng),
-                }
+                body = _body(run, next(counter), rng, "sms")
                 started = time.perf_counter()
-                try:
-                    reply = await client.post("/v1/messages", json=body, headers=headers)
-                    status = str(reply.status_code)
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
+                await _post(session, body, statuses)
                 latencies.append((time.perf_counter() - started) * 1000)
-                statuses[status] = statuses.get(status, 0) + 1
 
         begin = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
@@ -188,6 +195,9 @@ async def _closed_loop(
         "statuses": statuses,
         "elapsed_s": round(elapsed, 2),
         "throughput_per_s": round(sent / elapsed, 1),
+        "stored_per_s": round(
+            sum(v for k, v in statuses.items() if k in ("200", "201")) / elapsed, 1
+        ),
         "latency_ms": _percentiles(latencies),
     }
 
@@ -197,6 +207,9 @@ def generator_main(args: argparse.Namespace) -> None:
         result = asyncio.run(_open_loop(args.url, args.key, args.run, args.rate, args.seconds))
     else:
         result = asyncio.run(_closed_loop(args.url, args.key, args.run, args.clients, args.seconds))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    result["generator_cpu_ms_per_request"] = round(cpu * 1000 / max(1, result["sent"]), 2)
     print(json.dumps(result))
 
 
@@ -435,7 +448,7 @@ def main(args: argparse.Namespace) -> None:
         "setup": {
             "database": "postgresql (same machine, loopback)",
             "server": f"crisis-triage service, {args.workers} uvicorn worker process(es)",
-            "generator": "httpx.AsyncClient in a separate process, open loop",
+            "generator": "aiohttp client in a separate process, open loop (fixed send times)",
             "model": args.model,
             "model_loaded": model_loaded,
             "rate_per_s": args.rate,
@@ -457,7 +470,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="steady phase length")
-    parser.add_argument("--clients", type=int, default=32, help="clients in the throughput run")
+    parser.add_argument("--clients", type=int, default=16, help="clients in the throughput run")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--open-cases", type=int, default=10_000)
     parser.add_argument(

@@ -104,7 +104,7 @@ def create_app(
     app.state.service = state
     app.state.worker = worker
     install_error_handlers(
-        app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.max_in_flight
+        app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()
     )
     for module in (
         _routes_health,

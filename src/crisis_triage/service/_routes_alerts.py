@@ -77,7 +77,7 @@ async def stream_alerts(
         cursor = int(last_event_id)
     if cursor is None:
         cursor = await run_in_threadpool(latest_alert_id, session)
-    session.close()  # the stream polls with short sessions of its own
+    await run_in_threadpool(session.close)  # the stream polls with short sessions of its own
     deadline = time.monotonic() + max_seconds
     poll = state.settings.sse_poll_seconds
 

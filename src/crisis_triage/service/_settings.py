@@ -55,8 +55,12 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = Field(default=720, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_size: int = Field(default=500, ge=1)
-    max_in_flight: int = Field(
-        default=100, ge=1, description="requests at once per process before answering 503"
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests at once per process before answering 503; default: the "
+        "database connections per process (2 x db_pool_size), so that a request never "
+        "waits for a connection held by another that waits for a thread",
     )
 
     @field_validator("webhook_urls")
@@ -76,6 +80,9 @@ class Settings(BaseSettings):
         if self.webhook_urls and self.webhook_secret.get_secret_value() == DEFAULT_WEBHOOK_SECRET:
             raise ValueError("set CRISIS_TRIAGE_WEBHOOK_SECRET: the placeholder is for development")
         return self
+
+    def in_flight_limit(self) -> int:
+        return self.max_in_flight or 2 * self.db_pool_size
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
