@@ -100,6 +100,11 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def documented_errors(descriptions: dict[int, str]) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` for a router: every listed status uses the one error envelope."""
+    return {code: {"model": ErrorBody, "description": text} for code, text in descriptions.items()}
+
+
 def error_body(
     status: int,
     message: str,

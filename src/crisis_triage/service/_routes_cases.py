@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crisis_triage.service._deps import CurrentUser, QueueReader, SessionDep
-from crisis_triage.service._errors import ApiError, ErrorBody
+from crisis_triage.service._errors import ApiError, documented_errors
 from crisis_triage.service._schemas import (
     PRIORITY_NAMES,
     CaseEventOut,
@@ -32,16 +32,15 @@ from crisis_triage.triage import (
 
 router = APIRouter(prefix="/v1", tags=["queue"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
+_ERRORS = documented_errors(
+    {
         401: "not logged in",
         403: "the role may not do this (or the case is another specialist's)",
         404: "no such case (or, for queue:claim, nothing is waiting: code queue_empty)",
         409: "the case is not in a state that allows this, or someone else changed it first",
         422: "invalid input",
-    }.items()
-}
+    }
+)
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
 
 

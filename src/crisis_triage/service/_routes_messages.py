@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from crisis_triage.service._deps import Ingester, SessionDep, StateDep
-from crisis_triage.service._errors import ApiError, ErrorBody
+from crisis_triage.service._errors import ApiError, documented_errors
 from crisis_triage.service._schemas import (
     PRIORITY_NAMES,
     MessageBatchIn,
@@ -17,9 +17,8 @@ from crisis_triage.triage import IncomingMessage, IngestResult, ingest
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
+_ERRORS = documented_errors(
+    {
         400: "the body is not valid UTF-8 JSON",
         401: "no valid API key",
         403: "the API key lacks the messages:write scope",
@@ -27,8 +26,8 @@ _ERRORS: dict[int | str, dict[str, object]] = {
         413: "the body is larger than the limit (1 MB by default)",
         415: "the body is not application/json",
         422: "a field is missing, of the wrong type, unknown, or a timestamp is in the future",
-    }.items()
-}
+    }
+)
 
 
 def _incoming(message: MessageIn) -> IncomingMessage:
