@@ -71,8 +71,8 @@ def serve(
     file in your data directory, created and migrated on first start)."""
     import uvicorn
 
-    from crisis_triage.service import create_app
     from crisis_triage.triage import install_redaction
+    from crisis_triage.web import create_app
 
     install_redaction()
     settings = load_settings()
@@ -84,7 +84,7 @@ def serve(
         uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
     else:
         uvicorn.run(
-            "crisis_triage.service:create_app",
+            "crisis_triage.web:create_app",
             factory=True,
             host=host,
             port=port,

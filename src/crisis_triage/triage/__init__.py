@@ -23,6 +23,7 @@ from crisis_triage.triage._alerts import (
     queue_auto_reply,
     raise_alert,
 )
+from crisis_triage.triage._audit import AuditActor, AuditValue, audit_origin, record_audit
 from crisis_triage.triage._cases import Actor, apply_action, case_events, escalate_overdue, get_case
 from crisis_triage.triage._errors import (
     AccountError,
@@ -106,6 +107,8 @@ __all__ = [
     "Action",
     "Actor",
     "AlertKind",
+    "AuditActor",
+    "AuditValue",
     "CaseStatus",
     "ConflictError",
     "DayReport",
@@ -129,6 +132,7 @@ __all__ = [
     "TriagePolicy",
     "alerts_after",
     "apply_action",
+    "audit_origin",
     "authenticate",
     "backoff",
     "case_events",
@@ -152,6 +156,7 @@ __all__ = [
     "queue_sort_key",
     "raise_alert",
     "record_attempt",
+    "record_audit",
     "redact",
     "resolve_api_key",
     "resolve_token",
