@@ -72,7 +72,7 @@ def serve(
     import uvicorn
 
     from crisis_triage.triage import install_redaction
-    from crisis_triage.web import create_app
+    from crisis_triage.web import DASHBOARD_PATH, create_app
 
     install_redaction()
     settings = load_settings()
@@ -80,6 +80,7 @@ def serve(
     migrate(url)
     typer.echo(f"crisis-triage: database {shown_url(url)}")
     typer.echo(f"crisis-triage: serving on http://{host}:{port} (API docs at /docs)")
+    typer.echo(f"crisis-triage: dashboard at http://{host}:{port}{DASHBOARD_PATH} (log in there)")
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
     else:

@@ -1,6 +1,7 @@
 """The JSON API: ``create_app(settings)`` builds a FastAPI app; nothing is built at import."""
 
 from crisis_triage.service._app import create_app
+from crisis_triage.service._deps import ServiceState, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, ErrorBody, ErrorDetail, ErrorInfo
 from crisis_triage.service._settings import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, Settings
 
@@ -11,6 +12,9 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "ErrorInfo",
+    "ServiceState",
+    "SessionDep",
     "Settings",
+    "StateDep",
     "create_app",
 ]

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(default=1.0, gt=0)
     sse_poll_seconds: float = Field(default=1.0, gt=0)
     token_ttl_minutes: int = Field(default=720, ge=1)
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="a dashboard login ends after this long without use"
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_size: int = Field(default=500, ge=1)
     max_in_flight: int | None = Field(

@@ -27,6 +27,7 @@ from crisis_triage.storage._models import (
     CaseEvent,
     Message,
     PatientReply,
+    SettingOverride,
     User,
     WebhookDelivery,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "DatabaseError",
     "Message",
     "PatientReply",
+    "SettingOverride",
     "UTCDateTime",
     "User",
     "WebhookDelivery",

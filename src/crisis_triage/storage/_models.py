@@ -223,3 +223,18 @@ class PatientReply(Base):
     channel: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettingOverride(Base):
+    """A runtime override of one service setting, changed by an admin on the dashboard.
+
+    The environment's settings are the defaults; a row here wins over them.  ``value`` is JSON
+    (a number, a string or null).
+    """
+
+    __tablename__ = "setting_overrides"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
