@@ -60,9 +60,13 @@
     table.setAttribute("data-signature", headers.get("X-Queue-Signature") || "");
     table.setAttribute("data-max-case", headers.get("X-Queue-Max-Case") || "0");
     openCrises = Number(headers.get("X-Queue-Crises") || "0");
+    var total = Number(headers.get("X-Queue-Total") || "0");
     document.getElementById("crisis-count").textContent = String(openCrises);
+    document.getElementById("crisis-word").textContent = openCrises === 1 ? "crisis" : "crises";
+    document.getElementById("total-count").textContent = String(total);
+    document.getElementById("case-word").textContent = total === 1 ? "case" : "cases";
+    document.getElementById("crisis-count").parentNode.classList.toggle("text-crisis", openCrises > 0);
     updateTitle();
-    document.getElementById("total-count").textContent = headers.get("X-Queue-Total") || "0";
     if (keep) {
       var again = caseRows().findIndex(function (tr) { return tr.getAttribute("data-case") === keep; });
       selected = again;
