@@ -17,6 +17,8 @@ def csrf_of(html: str) -> str:
 
 
 def log_in(client: TestClient, username: str, password: str = PASSWORD) -> TestClient:
+    """Log ``username`` in on ``client`` (whoever was logged in before is forgotten)."""
+    client.cookies.clear()
     page = client.get("/login")
     reply = client.post(
         "/login",
