@@ -65,7 +65,8 @@ def patient_history(
 class Reason:
     """One stored reason, parsed: a lexicon hit, an n-gram with its weight, or a plain note.
 
-    ``counts`` is False for a lexicon hit that a context rule explained away (negation etc.).
+    ``counts`` is False for a lexicon hit that a context rule explained away (negation etc.);
+    ``context`` is what the context rules said about the hit, as the detector wrote it.
     """
 
     kind: str  # "lexicon" | "ngram" | "note"
@@ -74,6 +75,7 @@ class Reason:
     category: str | None = None
     weight: float | None = None
     counts: bool = True
+    context: str | None = None
 
 
 _LEXICON = re.compile(r"^lexicon (?P<cat>[A-Z]+):(?P<entry>\S+) '(?P<term>[^']*)'(?P<rest>.*)$")
@@ -92,6 +94,7 @@ def parse_reasons(reasons: list[str]) -> list[Reason]:
                     term=match["term"],
                     category=match["cat"],
                     counts=not match["rest"].strip().startswith("("),
+                    context=match["rest"].strip() or None,
                 )
             )
         elif match := _NGRAM.match(reason):
@@ -131,13 +134,17 @@ def message_previews(
     """The first ``length`` characters of each message, on one line (for the queue)."""
     if not message_ids:
         return {}
+    # Runs of whitespace collapse, so read more than we show; text_length says if there is more.
+    window = 4 * length
     rows = session.execute(
-        select(Message.id, func.substr(Message.text, 1, length + 1)).where(
+        select(Message.id, func.substr(Message.text, 1, window), Message.text_length).where(
             Message.id.in_(message_ids)
         )
     )
     previews = {}
-    for message_id, start in rows:
+    for message_id, start, full_length in rows:
         line = " ".join(str(start).split())
-        previews[message_id] = line if len(line) <= length else line[: length - 1] + "…"
+        if len(line) > length or full_length > window:
+            line = line[: length - 1].rstrip() + "…"
+        previews[message_id] = line
     return previews
