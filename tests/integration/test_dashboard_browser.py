@@ -137,10 +137,12 @@ def _text(driver: Any, css: str) -> str:
 
 
 def _shot(driver: Any, name: str) -> None:
-    full = driver.execute_script("return document.documentElement.scrollHeight")
-    width = driver.execute_script("return window.innerWidth")
-    _viewport(driver, width, max(768, min(int(full), 2400)))
-    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    """Full-page screenshots at the laptop size and (``name-tablet``) the tablet size."""
+    for suffix, (width, height) in (("", VIEWPORTS["laptop"]), ("-tablet", VIEWPORTS["tablet"])):
+        _viewport(driver, width, height)
+        full = driver.execute_script("return document.documentElement.scrollHeight")
+        _viewport(driver, width, max(height, min(int(full), 2400)))
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}{suffix}.png"))
     _viewport(driver, *VIEWPORTS["laptop"])
 
 
@@ -187,7 +189,8 @@ def test_a_crisis_arrives_live_is_resolved_and_counts(server: dict[str, Any], br
         assert first.get_attribute("data-case") == str(crisis_case)
         assert "CRISIS" in first.text.upper()
         _wait(driver, lambda d: d.title.startswith("(1) "))
-        assert "New crisis" in driver.find_element(By.ID, "live").get_attribute("textContent")
+        announced = driver.find_element(By.ID, "live-crisis").get_attribute("textContent")
+        assert "New crisis" in announced
         _shot(driver, "queue")
         for name, size in VIEWPORTS.items():
             _viewport(driver, *size)

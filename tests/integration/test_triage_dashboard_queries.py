@@ -236,6 +236,10 @@ def test_sessions_slide_with_use_up_to_a_maximum(session: Session) -> None:
     row = session.scalar(select(AuthToken).where(AuthToken.user_id == user.id))
     assert row is not None and row.kind == "session"
     later = NOW + timedelta(minutes=20)
+    # A check that is not use (the queue refreshing itself) leaves the expiry alone.
+    assert use_session(session, token, idle=idle, max_age=most, extend=False, now=later) == user
+    session.refresh(row)
+    assert row.expires_at == NOW + idle
     assert use_session(session, token, idle=idle, max_age=most, now=later) == user
     session.refresh(row)
     assert row.expires_at == later + idle  # used: 30 more minutes from now

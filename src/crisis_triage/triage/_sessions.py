@@ -35,11 +35,14 @@ def use_session(
     *,
     idle: timedelta,
     max_age: timedelta,
+    extend: bool = True,
     now: datetime | None = None,
 ) -> User | None:
     """The user of a live session token, extending its idle expiry (commits); else None.
 
-    Only tokens of kind ``session`` count: an API login token in a cookie is refused.
+    ``extend=False`` checks without counting as use (a page refreshing itself is not a person
+    at the keyboard).  Only tokens of kind ``session`` count: an API login token in a cookie
+    is refused.
     """
     now = now or utcnow()
     user = resolve_token(session, token, now=now)
@@ -50,7 +53,7 @@ def use_session(
     if row is None or row.kind != SESSION_KIND:
         return None
     wanted = min(now + idle, row.created_at + max_age)
-    if wanted - row.expires_at >= _EXTEND_EVERY:
+    if extend and wanted - row.expires_at >= _EXTEND_EVERY:
         row.expires_at = wanted
         session.commit()
     return user

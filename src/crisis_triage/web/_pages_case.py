@@ -52,6 +52,14 @@ DISPOSITION_LABELS = {
     Disposition.MISSED_CRISIS: "Missed crisis",
     Disposition.NEEDS_FOLLOW_UP: "Needs follow-up",
 }
+EVENT_WORDS = {
+    "create": "Arrived",
+    "claim": "Claimed",
+    "acknowledge": "Acknowledged",
+    "escalate": "Escalated",
+    "release": "Released",
+    "resolve": "Resolved",
+}
 CASE_ACTIONS = (Action.CLAIM, Action.ACKNOWLEDGE, Action.ESCALATE, Action.RELEASE, Action.RESOLVE)
 CRISIS_DISPOSITIONS = (Disposition.CONFIRMED_CRISIS, Disposition.MISSED_CRISIS)
 _STATUS_OF_ERROR = {
@@ -151,6 +159,7 @@ def _case_page(
             "allowed": allowed,
             "dispositions": dispositions_for(message.flagged),
             "disposition_labels": DISPOSITION_LABELS,
+            "event_words": EVENT_WORDS,
             "categories": CATEGORIES,
             "notice": _DONE.get(request.query_params.get("done", "")),
             "error": error,

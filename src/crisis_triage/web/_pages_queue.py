@@ -19,7 +19,7 @@ from crisis_triage.triage import (
     usernames,
 )
 from crisis_triage.web._render import render
-from crisis_triage.web._security import SpecialistForm, SpecialistPage, WebUser
+from crisis_triage.web._security import SpecialistForm, SpecialistPage, SpecialistPoll, WebUser
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,11 +98,14 @@ def queue_page(
 def queue_rows(
     request: Request,
     session: SessionDep,
-    user: SpecialistPage,
+    user: SpecialistPoll,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     signature: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    """The table body alone, for the page's live refresh (204 when nothing changed)."""
+    """The table body alone, for the page's live refresh (204 when nothing changed).
+
+    Refreshing does not keep the login alive: a queue left open logs out after the idle time.
+    """
     context, current = _rows(request, session, user, previews_after=after)
     headers = {
         "X-Queue-Signature": current,

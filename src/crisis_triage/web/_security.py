@@ -117,12 +117,14 @@ def session_lifetimes(settings: Settings) -> tuple[timedelta, timedelta]:
     )
 
 
-def _lookup(request: Request, state: ServiceState, session: SessionDep) -> WebUser | None:
+def _lookup(
+    request: Request, state: ServiceState, session: SessionDep, *, extend: bool = True
+) -> WebUser | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     idle, max_age = session_lifetimes(state.settings)
-    user: User | None = use_session(session, token, idle=idle, max_age=max_age)
+    user: User | None = use_session(session, token, idle=idle, max_age=max_age, extend=extend)
     if user is None:
         return None
     return WebUser(user.id, user.username, Role(user.role), csrf_token(state.settings, token))
@@ -139,9 +141,9 @@ def _next_path(request: Request) -> str:
     return request.url.path + query
 
 
-def _page_user(role: Role) -> object:
+def _page_user(role: Role, *, extend: bool = True) -> object:
     def guard(request: Request, state: StateDep, session: SessionDep) -> WebUser:
-        user = _lookup(request, state, session)
+        user = _lookup(request, state, session, extend=extend)
         if user is None:
             raise LoginRequiredError(_next_path(request))
         if not user.can(role):
@@ -154,6 +156,8 @@ def _page_user(role: Role) -> object:
 SpecialistPage = Annotated[WebUser, Depends(_page_user(Role.SPECIALIST))]
 SupervisorPage = Annotated[WebUser, Depends(_page_user(Role.SUPERVISOR))]
 AdminPage = Annotated[WebUser, Depends(_page_user(Role.ADMIN))]
+# A page refreshing itself: the session must be live, but this is not use (idle expiry runs on).
+SpecialistPoll = Annotated[WebUser, Depends(_page_user(Role.SPECIALIST, extend=False))]
 MaybeUser = Annotated[WebUser | None, Depends(optional_user)]
 
 

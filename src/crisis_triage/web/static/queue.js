@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  var table, rows, live, stale, openCrises = 0, selected = -1, knownCases = {};
+  var table, rows, live, liveCrisis, stale, openCrises = 0, selected = -1, knownCases = {};
 
   function caseRows() { return Array.prototype.slice.call(rows.querySelectorAll("tr[data-case]")); }
 
@@ -65,6 +65,8 @@
     document.getElementById("crisis-word").textContent = openCrises === 1 ? "crisis" : "crises";
     document.getElementById("total-count").textContent = String(total);
     document.getElementById("case-word").textContent = total === 1 ? "case" : "cases";
+    document.getElementById("page-note").hidden = total <= caseRows().length;
+    document.getElementById("page-total").textContent = String(total);
     document.getElementById("crisis-count").parentNode.classList.toggle("text-crisis", openCrises > 0);
     updateTitle();
     if (keep) {
@@ -73,7 +75,7 @@
       if (again >= 0) caseRows()[again].classList.add("row-selected");
     }
     if (newCrises) {
-      live.textContent = newCrises === 1 ? "New crisis message at the top of the queue."
+      liveCrisis.textContent = newCrises === 1 ? "New crisis message at the top of the queue."
         : newCrises + " new crisis messages at the top of the queue.";
       beep();
     } else if (newRows) {
@@ -104,6 +106,7 @@
     table = document.getElementById("queue");
     rows = document.getElementById("queue-rows");
     live = document.getElementById("live");
+    liveCrisis = document.getElementById("live-crisis");
     stale = document.getElementById("stale");
     openCrises = Number(table.getAttribute("data-crises") || "0");
     remember();
