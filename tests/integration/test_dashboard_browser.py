@@ -102,6 +102,7 @@ def browser() -> Iterator[Any]:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument("--window-size=1366,768")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(20)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -144,6 +145,12 @@ def _shot(driver: Any, name: str) -> None:
         _viewport(driver, width, max(height, min(int(full), 2400)))
         driver.save_screenshot(str(SCREENSHOTS / f"{name}{suffix}.png"))
     _viewport(driver, *VIEWPORTS["laptop"])
+
+
+def _no_console_errors(driver: Any) -> None:
+    """Nothing blocked by the Content-Security-Policy, no script errors, no missing files."""
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
 
 
 def _no_horizontal_overflow(driver: Any, page: str) -> None:
@@ -229,6 +236,7 @@ def test_a_crisis_arrives_live_is_resolved_and_counts(server: dict[str, Any], br
     for name, size in VIEWPORTS.items():
         _viewport(driver, *size)
         _no_horizontal_overflow(driver, f"supervisor at {name}")
+    _no_console_errors(driver)
 
 
 def test_admin_page_fits_and_shows_a_new_key_once(server: dict[str, Any], browser: Any) -> None:
@@ -251,3 +259,4 @@ def test_admin_page_fits_and_shows_a_new_key_once(server: dict[str, Any], browse
         _no_horizontal_overflow(driver, f"admin at {name}")
     driver.get(base + "/admin")
     assert not driver.find_elements(By.ID, "new-key")
+    _no_console_errors(driver)
