@@ -3,9 +3,11 @@ case actions, admin changes, runtime settings, and the audit calls they make."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web_helpers import csrf_of, log_in, post_form
 
+from crisis_triage import detector
 from crisis_triage.storage import AuthToken, Case, User, make_engine, make_session_factory
 from crisis_triage.triage import Role
 from crisis_triage.web import _pages_admin, _pages_case, _pages_queue, create_app
@@ -603,3 +606,28 @@ def test_admin_page_shows_the_model_card(web: TestClient) -> None:
     log_in(web, "ada")
     html = web.get("/admin").text
     assert "Active model" in html and "0.5000" in html and "fake-1" in html
+
+
+class _BundledCardScorer(FakeScorer):
+    card_ = json.loads(
+        (Path(detector.__file__).parent / "bundled" / "default.card.json").read_text()
+    )
+
+
+def test_admin_page_summarises_a_real_model_card(sqlite_url: str, users: dict[str, int]) -> None:
+    app = create_app(settings_for(sqlite_url), scorer=_BundledCardScorer())
+    with TestClient(app) as client:
+        log_in(client, "ada")
+        html = client.get("/admin").text
+    card = _BundledCardScorer.card_
+    assert card["file_sha256"] in html
+    assert f"version {card['lexicon']['version']}" in html
+    assert f"auroc (CV)</dt><dd>{card['metrics_cv']['auroc']['value']}" in html
+
+
+def test_without_a_model_the_admin_page_says_messages_queue_unscored(
+    sqlite_url: str, users: dict[str, int]
+) -> None:
+    with TestClient(create_app(settings_for(sqlite_url), scorer=None)) as client:
+        log_in(client, "ada")
+        assert "No model is loaded" in client.get("/admin").text
