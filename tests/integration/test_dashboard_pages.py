@@ -260,3 +260,17 @@ def test_supervisor_numbers_follow_the_work(web: TestClient, platform: dict[str,
     assert card(after, "ppv") == "100%"
     assert card(after, "median-crisis") != "–"
     assert "line-crisis-dot" in after
+
+
+def test_message_text_is_escaped_everywhere_it_is_shown(
+    web: TestClient, platform: dict[str, str]
+) -> None:
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)> overdose'
+    case_id = send(web, platform, hostile, "p-<b>")
+    send(web, platform, hostile + " again", "p-<b>")
+    log_in(web, "sue")
+    for page in ("/queue", f"/cases/{case_id}", "/supervisor"):
+        html = web.get(page).text
+        assert "<script>alert" not in html and "<img src=x" not in html, page
+        assert "p-<b>" not in html, page
+    assert "&lt;script&gt;" in web.get(f"/cases/{case_id}").text

@@ -62,6 +62,9 @@ def percent(value: float | None, digits: int = 0) -> str:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
+    # Every value is escaped (message text is untrusted): Starlette's default picks escaping by
+    # file extension, and ours are ``.html.j2``.
+    env.autoescape = True
     env.filters.update(waited=waited, minutes=minutes_text, when=when, percent=percent)
     env.globals.update(csrf_field=CSRF_FIELD)
     env.trim_blocks = True
