@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web_helpers import (
     SECRET_TEXT,
+    browser_or_skip,
     csrf_of,
     log_in,
     make_client,
@@ -216,3 +217,14 @@ def test_pages_load_nothing_from_elsewhere(web: TestClient) -> None:
     for page in ("/login", "/queue", "/supervisor", "/admin"):
         html = web.get(page).text
         assert not re.search(r"""(src|href)=["'](https?:)?//""", html), page
+
+
+def test_browser_tests_skip_without_chromium_unless_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CRISIS_TRIAGE_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no-such-chromium"):
+        browser_or_skip("/no-such-chromium")
+    monkeypatch.setenv("CRISIS_TRIAGE_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="REQUIRE_BROWSER=1"):
+        browser_or_skip("/no-such-chromium")

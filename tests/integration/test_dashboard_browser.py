@@ -8,8 +8,6 @@ test skips, unless CRISIS_TRIAGE_REQUIRE_BROWSER=1 (CI), when it fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -22,6 +20,7 @@ import pytest
 import uvicorn
 from service_fakes import FakeScorer, message
 from service_helpers import PASSWORD, Factory, empty_tables, settings_for
+from web_helpers import browser_or_skip
 
 from crisis_triage.storage import make_engine, make_session_factory
 from crisis_triage.triage import Role
@@ -42,19 +41,6 @@ FLAGS = (
     "--disable-sync",
 )
 VIEWPORTS = {"laptop": (1366, 768), "tablet": (820, 1180)}
-
-
-def _browser_or_skip() -> None:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium package")
-    if missing:
-        reason = f"headless Chromium not available: missing {', '.join(missing)}"
-        if os.environ.get("CRISIS_TRIAGE_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + " (CRISIS_TRIAGE_REQUIRE_BROWSER=1)")
-        pytest.skip(reason + " (apt-get install chromium chromium-driver)")
 
 
 def _free_port() -> int:
@@ -93,7 +79,7 @@ def server(sqlite_url: str) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    _browser_or_skip()
+    browser_or_skip(CHROMIUM, CHROMEDRIVER)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -6,7 +6,9 @@ Test modules import the fixtures they use by name.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,3 +110,18 @@ def send(client: TestClient, platform: dict[str, str], text: str, patient: str =
     )
     assert reply.status_code == 201, reply.text
     return int(reply.json()["case_id"])
+
+
+def browser_or_skip(*executables: str) -> None:
+    """Skip when headless Chromium (or Selenium) is missing; fail instead when
+    CRISIS_TRIAGE_REQUIRE_BROWSER=1, as in CI, so that a broken install cannot pass silently."""
+    missing = [path for path in executables if not shutil.which(path)]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package")
+    if missing:
+        reason = f"headless Chromium not available: missing {', '.join(missing)}"
+        if os.environ.get("CRISIS_TRIAGE_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason + " (CRISIS_TRIAGE_REQUIRE_BROWSER=1)")
+        pytest.skip(reason + " (apt-get install chromium chromium-driver)")
