@@ -18,6 +18,7 @@ from crisis_triage.web import (
     _pages_queue,
     _pages_supervisor,
 )
+from crisis_triage.web._ledger import PreviewLedger
 from crisis_triage.web._render import PAGE_HEADERS, STATIC_DIR, make_templates, render
 from crisis_triage.web._security import LoginRequiredError, PageForbiddenError
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, **api_options: Any) -> FastAPI:
     """
     app = create_api(settings, **api_options)
     app.state.web_templates = make_templates()
+    app.state.preview_ledger = PreviewLedger()
     app.add_exception_handler(LoginRequiredError, _login_required)
     app.add_exception_handler(PageForbiddenError, _forbidden)
     for module in (_pages_auth, _pages_queue, _pages_case, _pages_supervisor, _pages_admin):

@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from crisis_triage.service import SessionDep, StateDep
 from crisis_triage.triage import (
-    QueueItem,
     Tier,
     claim_next,
     list_queue,
@@ -18,6 +17,7 @@ from crisis_triage.triage import (
     record_audit,
     usernames,
 )
+from crisis_triage.web._ledger import PreviewLedger
 from crisis_triage.web._render import render
 from crisis_triage.web._security import SpecialistForm, SpecialistPage, SpecialistPoll, WebUser
 
@@ -32,20 +32,31 @@ _NOTICES = {
 }
 
 
+def _ledger(request: Request) -> PreviewLedger:
+    ledger: PreviewLedger = request.app.state.preview_ledger
+    return ledger
+
+
 def _rows(
-    request: Request, session: SessionDep, user: WebUser, *, previews_after: int
+    request: Request, session: SessionDep, user: WebUser, *, refresh: bool
 ) -> tuple[dict[str, object], str]:
     """The table's context and a signature that changes whenever the table would.
 
-    Previews are message text: each one shown is audited (for the live refresh, only rows the
-    page did not show before, i.e. with a case id above ``previews_after``).
+    Previews are message text, so each one shown is audited: all of them on a page load, and on
+    a refresh those this login's page had not shown before.
     """
     items, total = list_queue(session, limit=PAGE_SIZE)
     previews = message_previews(session, [i.message_id for i in items])
     names = usernames(session, [i.claimed_by for i in items])
+    shown = [i.case_id for i in items]
+    if refresh:
+        audited = set(_ledger(request).new(user.csrf, shown))
+    else:
+        _ledger(request).start(user.csrf, shown)
+        audited = set(shown)
     actor = user.audit_actor()
     for item in items:
-        if item.case_id > previews_after:
+        if item.case_id in audited:
             record_audit(
                 session,
                 "message.read",
@@ -59,36 +70,28 @@ def _rows(
     signature = hashlib.sha256(
         ";".join(f"{i.case_id}:{i.status}:{i.claimed_by}" for i in items).encode()
     ).hexdigest()[:16]
-    crises = sum(i.tier is Tier.CRISIS for i in items)
     context: dict[str, object] = {
         "items": items,
         "total": total,
-        "crises": crises,
+        "crises": sum(i.tier is Tier.CRISIS for i in items),
         "previews": previews,
         "names": names,
-        "max_case_id": max((i.case_id for i in items), default=previews_after),
         "signature": signature,
     }
     return context, signature
-
-
-def tier_label(item: QueueItem) -> str:
-    return {Tier.CRISIS: "Crisis", Tier.REVIEW_NOW: "Review now", Tier.ROUTINE: "Routine"}[
-        item.tier
-    ]
 
 
 @router.get("/queue")
 def queue_page(
     request: Request, state: StateDep, session: SessionDep, user: SpecialistPage
 ) -> Response:
-    context, _signature = _rows(request, session, user, previews_after=0)
+    context, _signature = _rows(request, session, user, refresh=False)
     notice = _NOTICES.get(request.query_params.get("done", ""))
     poll_ms = int(max(1.0, state.settings.sse_poll_seconds * 2) * 1000)
     return render(
         request,
         "queue.html.j2",
-        {**context, "notice": notice, "poll_ms": poll_ms, "tier_label": tier_label},
+        {**context, "notice": notice, "poll_ms": poll_ms},
         user=user,
         title="Queue",
     )
@@ -99,25 +102,21 @@ def queue_rows(
     request: Request,
     session: SessionDep,
     user: SpecialistPoll,
-    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     signature: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The table body alone, for the page's live refresh (204 when nothing changed).
 
     Refreshing does not keep the login alive: a queue left open logs out after the idle time.
     """
-    context, current = _rows(request, session, user, previews_after=after)
+    context, current = _rows(request, session, user, refresh=True)
     headers = {
         "X-Queue-Signature": current,
         "X-Queue-Total": str(context["total"]),
         "X-Queue-Crises": str(context["crises"]),
-        "X-Queue-Max-Case": str(context["max_case_id"]),
     }
     if signature == current:
         return Response(status_code=204, headers=headers)
-    response = render(
-        request, "_queue_rows.html.j2", {**context, "tier_label": tier_label}, user=user
-    )
+    response = render(request, "_queue_rows.html.j2", context, user=user)
     response.headers.update(headers)
     return response
 

@@ -58,7 +58,6 @@
     });
     remember();
     table.setAttribute("data-signature", headers.get("X-Queue-Signature") || "");
-    table.setAttribute("data-max-case", headers.get("X-Queue-Max-Case") || "0");
     openCrises = Number(headers.get("X-Queue-Crises") || "0");
     var total = Number(headers.get("X-Queue-Total") || "0");
     document.getElementById("crisis-count").textContent = String(openCrises);
@@ -85,8 +84,7 @@
   }
 
   function poll() {
-    var url = "/queue/rows?after=" + encodeURIComponent(table.getAttribute("data-max-case") || "0")
-      + "&signature=" + encodeURIComponent(table.getAttribute("data-signature") || "");
+    var url = "/queue/rows?signature=" + encodeURIComponent(table.getAttribute("data-signature") || "");
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) {
         if (response.status === 401) {
