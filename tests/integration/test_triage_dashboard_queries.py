@@ -273,3 +273,16 @@ def test_case_status_enum_is_what_history_reports(session: Session) -> None:
     [case_id] = _ingest(session, ("p1", "hello"))
     [item] = patient_history(session, "p1")
     assert (item.case_id, item.status) == (case_id, CaseStatus.OPEN)
+
+
+def test_a_starting_service_uses_the_stored_overrides(database_url: str, session: Session) -> None:
+    from service_helpers import settings_for
+
+    from crisis_triage.service import create_app
+
+    save_overrides(session, {"auto_reply_text": "Call 988 if you are in danger."}, user_id=None)
+    session.commit()
+    app = create_app(settings_for(database_url), scorer=FakeScorer())
+    assert app.state.service.policy.auto_reply_text is None  # nothing read at build time
+    with TestClient(app):
+        assert app.state.service.policy.auto_reply_text == "Call 988 if you are in danger."
