@@ -63,6 +63,7 @@ def create_app(
         settings.resolved_database_url(),
         pool_size=settings.db_pool_size,
         pre_ping=settings.db_pool_pre_ping,
+        keyring=settings.keyring(),
     )
     problem = None
     if scorer is _FROM_SETTINGS:

@@ -2,7 +2,8 @@
 
 Message text lives only in ``messages.text`` (and notes in ``cases.note`` / ``case_events.note``):
 every other table holds ids, hashes, lengths and codes, so alerts, webhooks and metrics can never
-carry it.  Field-level encryption (a later issue) wraps exactly these columns.
+carry it.  Those columns, the reasons (which quote the text), the demographics and the replies
+are encrypted at rest (``EncryptedText`` / ``EncryptedJSON``, see docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
-    Text,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText
 from crisis_triage.storage._types import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -99,19 +100,25 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(32))
     sent_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("messages.text"))
     text_sha256: Mapped[str] = mapped_column(String(64))
     text_length: Mapped[int] = mapped_column(Integer)
-    demographics: Mapped[dict[str, Any] | None]
+    demographics: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("messages.demographics")
+    )
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     score_status: Mapped[str] = mapped_column(String(16))
     probability: Mapped[float | None] = mapped_column(Float)
     flagged: Mapped[bool | None] = mapped_column(Boolean)
     threshold: Mapped[float | None] = mapped_column(Float)
     categories: Mapped[list[str]] = mapped_column(default=list)
-    reasons: Mapped[list[str]] = mapped_column(default=list)
+    reasons: Mapped[list[str]] = mapped_column(
+        EncryptedJSON("messages.reasons", unreadable="list"), default=list
+    )
     model_version: Mapped[str | None] = mapped_column(String(64))
     score_error: Mapped[str | None] = mapped_column(String(64))
+    # Set when the retention policy or an erasure request removed the text, reasons and notes.
+    text_purged_at: Mapped[datetime | None]
 
 
 class Case(Base):
@@ -139,7 +146,7 @@ class Case(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     disposition: Mapped[str | None] = mapped_column(String(32))
     crisis_type: Mapped[str | None] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(EncryptedText("cases.note"))
     version: Mapped[int] = mapped_column(Integer)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy convention)
@@ -170,7 +177,7 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     disposition: Mapped[str | None] = mapped_column(String(32))
     crisis_type: Mapped[str | None] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(EncryptedText("case_events.note"))
 
 
 class Alert(Base):
@@ -221,5 +228,5 @@ class PatientReply(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     patient_id: Mapped[str] = mapped_column(String(128))
     channel: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("patient_replies.text"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -60,6 +60,7 @@ from crisis_triage.triage._outbox import (
     sign,
     verify,
 )
+from crisis_triage.triage._patients import ErasureReport, erase_patient, export_patient
 from crisis_triage.triage._queue import (
     QUEUE_ORDER,
     QueueItem,
@@ -74,6 +75,7 @@ from crisis_triage.triage._redaction import (
     redact,
     sensitive,
 )
+from crisis_triage.triage._retention import RetentionReport, purge_expired_text
 from crisis_triage.triage._states import (
     TRANSITIONS,
     UNRESOLVED,
@@ -114,6 +116,7 @@ __all__ = [
     "DayReport",
     "DeliveryJob",
     "Disposition",
+    "ErasureReport",
     "IdempotencyConflictError",
     "IncomingMessage",
     "IngestResult",
@@ -125,6 +128,7 @@ __all__ = [
     "QueueItem",
     "RedactingFilter",
     "ResponseTimeReport",
+    "RetentionReport",
     "Role",
     "Tier",
     "TimeStats",
@@ -141,7 +145,9 @@ __all__ = [
     "claim_next",
     "create_api_key",
     "create_user",
+    "erase_patient",
     "escalate_overdue",
+    "export_patient",
     "get_case",
     "ingest",
     "install_redaction",
@@ -152,6 +158,7 @@ __all__ = [
     "list_queue",
     "model_version",
     "next_status",
+    "purge_expired_text",
     "queue_auto_reply",
     "queue_sort_key",
     "raise_alert",
