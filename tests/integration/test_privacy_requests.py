@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from privacy_helpers import engine_with, key_line, secret_text, send, specialist, work
+from service_fakes import message
+from service_helpers import Factory
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -27,6 +30,7 @@ from crisis_triage.triage import (
     AuditActor,
     ConflictError,
     NotFoundError,
+    Role,
     erase_patient,
     export_patient,
     iter_labels,
@@ -182,3 +186,27 @@ def test_retention_and_patient_commands(tmp_path: Path, monkeypatch: pytest.Monk
     assert erased.exit_code == 0 and "erased 1 message(s)" in erased.output
     gone = runner.invoke(app, ["patients", "export", "p-cli", "-o", str(out)])
     assert gone.exit_code == 1
+
+
+def test_admins_export_and_erase_over_http(
+    client: TestClient, factory: Factory, platform: dict[str, str]
+) -> None:
+    body = secret_text("http")
+    sent = client.post(
+        "/v1/messages", json=message(patient_id="p-http", text=body), headers=platform
+    )
+    assert sent.status_code == 201, sent.text
+    admin, specialist_headers = factory.headers(Role.ADMIN), factory.headers()
+    assert client.get("/v1/patients/p-http/export", headers=specialist_headers).status_code == 403
+    exported = client.get("/v1/patients/p-http/export", headers=admin)
+    assert exported.status_code == 200 and exported.json()["messages"][0]["text"] == body
+    missing = client.get("/v1/patients/nobody/export", headers=admin)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    refused = client.delete("/v1/patients/p-http", headers=admin)
+    assert refused.status_code == 409 and body not in refused.text
+    erased = client.delete("/v1/patients/p-http?force=true", headers=admin)
+    assert erased.status_code == 200 and erased.json()["messages"] == 1
+    assert "pseudonym" not in erased.json()
+    case_id = sent.json()["case_id"]
+    case = client.get(f"/v1/cases/{case_id}", headers=specialist_headers).json()
+    assert case["message"]["text"] == "" and case["message"]["text_purged_at"]

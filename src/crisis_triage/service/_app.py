@@ -20,6 +20,7 @@ from crisis_triage.service import (
     _routes_health,
     _routes_messages,
     _routes_metrics,
+    _routes_patients,
 )
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
@@ -114,6 +115,7 @@ def create_app(
         _routes_cases,
         _routes_alerts,
         _routes_metrics,
+        _routes_patients,
     ):
         app.include_router(module.router)
     return app

@@ -70,6 +70,7 @@ def _case_out(case: Case, message: Message | None = None, events: bool = False) 
             sent_at=message.sent_at,
             received_at=message.received_at,
             text=message.text,
+            text_purged_at=message.text_purged_at,
             score_status=message.score_status,
             score=message.probability,
             flagged=message.flagged,
