@@ -178,6 +178,7 @@ def test_retention_and_patient_commands(tmp_path: Path, monkeypatch: pytest.Monk
     exported = runner.invoke(app, ["patients", "export", "p-cli", "-o", str(out)])
     assert exported.exit_code == 0, exported.output
     assert json.loads(out.read_text())["messages"][0]["text"].startswith("I want to end it p-")
+    assert out.stat().st_mode & 0o077 == 0
     unconfirmed = runner.invoke(app, ["patients", "erase", "p-cli"])
     assert unconfirmed.exit_code == 2 and "--yes" in unconfirmed.output
     refused = runner.invoke(app, ["patients", "erase", "p-cli", "--yes"])

@@ -125,11 +125,16 @@ def test_a_dev_key_is_generated_once_with_owner_only_permissions(
     assert load_keyring(url).decrypt(stored, "messages.text") == SECRET
 
 
-def test_keys_from_settings_win_over_the_key_file_and_the_dev_key(tmp_path: Path) -> None:
+def test_keys_from_settings_win_over_the_key_file_and_the_dev_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"sqlite:///{tmp_path / 'triage.db'}"
     key_file = tmp_path / "keys"
     key_file.write_text(generate_key_line("filekey") + "\n")
-    assert load_keyring(url, key_file=key_file).active_id == "filekey"
+    key_file.chmod(0o644)
+    with caplog.at_level(logging.WARNING):
+        assert load_keyring(url, key_file=key_file).active_id == "filekey"
+    assert "readable by other users" in caplog.text
     assert load_keyring(url, keys=generate_key_line("envkey"), key_file=key_file).active_id == (
         "envkey"
     )

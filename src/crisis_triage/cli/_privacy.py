@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -125,7 +126,10 @@ def patients_export(
         except NotFoundError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
-    output.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    # The file holds the patient's messages: readable by its owner only.
+    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
     typer.echo(f"wrote {len(data['messages'])} message(s) and their cases to {output}")
 
 

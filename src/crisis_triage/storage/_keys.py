@@ -37,6 +37,7 @@ def load_keyring(
     if keys and keys.strip():
         return KeyRing.parse(keys)
     if key_file is not None:
+        _warn_if_readable_by_others(key_file)
         return KeyRing.from_file(key_file)
     if not allow_dev_key:
         raise EncryptionError(
@@ -44,6 +45,12 @@ def load_keyring(
             "(`crisis-triage keys generate` prints a new key)"
         )
     return dev_keyring(database_url)
+
+
+def _warn_if_readable_by_others(path: Path) -> None:
+    with contextlib.suppress(OSError):  # a missing file is reported when it is read
+        if path.stat().st_mode & 0o077:
+            log.warning("key file %s is readable by other users: chmod 600 it", path)
 
 
 def keyring_from_environment(database_url: str) -> KeyRing:
