@@ -47,7 +47,13 @@ def keys_rotate(
 
     Safe while the service runs; run it again after a stop.  Exit code 1 if some values could
     not be decrypted with any configured key (they are left as they are)."""
-    from crisis_triage.storage import DatabaseError, check_database, make_engine, rotate_keys
+    from crisis_triage.storage import (
+        ColumnCounts,
+        DatabaseError,
+        check_database,
+        make_engine,
+        rotate_keys,
+    )
     from crisis_triage.triage import AuditActor, record_audit
 
     settings = load_settings()
@@ -62,7 +68,15 @@ def keys_rotate(
         raise typer.Exit(1) from None
     typer.echo(f"rotating {shown_url(url)} to key {keyring.active_id}")
     try:
-        report = rotate_keys(engine, batch_size=batch_size)
+        batches = 0
+
+        def progress(name: str, counts: ColumnCounts) -> None:
+            nonlocal batches
+            batches += 1
+            if batches % 50 == 0:  # a sign of life on a large database
+                typer.echo(f"... {name}: {counts.rotated} rotated so far", err=True)
+
+        report = rotate_keys(engine, batch_size=batch_size, on_batch=progress)
         for name, counts in report.columns.items():
             typer.echo(
                 f"{name:<24} rotated {counts.rotated:>7}  unreadable {counts.unreadable:>5}  "

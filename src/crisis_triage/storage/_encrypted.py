@@ -22,7 +22,6 @@ from crisis_triage.storage._crypto import (
     DecryptionError,
     EncryptionError,
     KeyRing,
-    envelope_key_id,
     is_envelope,
 )
 
@@ -108,8 +107,3 @@ class EncryptedJSON(TypeDecorator[Any]):
         if plain is None:
             return [UNREADABLE_TEXT] if self.unreadable == "list" else None
         return json.loads(plain)
-
-
-def stored_key_id(stored: Any) -> str | None:
-    """The key id of a raw stored value (text, or a JSON string), or None if not encrypted."""
-    return envelope_key_id(stored) if isinstance(stored, str) else None

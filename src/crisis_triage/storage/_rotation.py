@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, Table, Text, cast, select, update
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage._crypto import ENVELOPE_PREFIX, DecryptionError, is_envelope
+from crisis_triage.storage._crypto import ENVELOPE_PREFIX, DecryptionError, KeyRing, is_envelope
 from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText, engine_keyring
 from crisis_triage.storage._engine import lock_for_write
 from crisis_triage.storage._models import Base
@@ -118,7 +118,7 @@ def _batches(
         yield
 
 
-def _plain_value(keyring: Any, stored: str, context: str, *, is_json: bool) -> Any:
+def _plain_value(keyring: KeyRing, stored: str, context: str, *, is_json: bool) -> Any:
     """The Python value behind a raw stored value (decrypting it if it is an envelope)."""
     if not is_json:
         return keyring.decrypt(stored, context) if is_envelope(stored) else stored
