@@ -128,6 +128,18 @@ def test_an_undecryptable_case_stays_in_the_queue_with_its_text_unavailable(
     assert "ct1:" not in caplog.text
 
 
+def test_a_ciphertext_copied_into_another_column_does_not_open(database_url: str) -> None:
+    engine = engine_with(database_url, "k1")
+    with make_session_factory(engine)() as session:
+        (case_id,) = send(session, [secret_text()])
+        note = secret_text("note")
+        work(session, case_id, specialist(session), note)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE messages SET text = (SELECT note FROM cases)")
+        assert session.scalar(select(Message.text)) == UNREADABLE_TEXT
+    engine.dispose()
+
+
 def test_rows_written_before_encryption_are_still_read(database_url: str) -> None:
     engine = engine_with(database_url, "k1")
     with make_session_factory(engine)() as session:

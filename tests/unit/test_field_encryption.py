@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crisis_triage.service import Settings
 from crisis_triage.storage import DecryptionError, EncryptionError, KeyRing, generate_key_line
@@ -29,6 +31,17 @@ def test_round_trip_and_every_value_gets_its_own_nonce() -> None:
     assert keys.decrypt(first, "messages.text") == SECRET
     assert keys.decrypt(keys.encrypt("", "cases.note"), "cases.note") == ""
     assert keys.decrypt(keys.encrypt("café 😭", "cases.note"), "cases.note") == "café 😭"
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=3000), context=st.sampled_from(["messages.text", "cases.note"]))
+def test_any_text_survives_the_round_trip(text: str, context: str) -> None:
+    keys = KeyRing.parse(ROUND_TRIP_KEY)
+    stored = keys.encrypt(text, context)
+    assert stored.isascii() and keys.decrypt(stored, context) == text
+
+
+ROUND_TRIP_KEY = generate_key_line("prop")
 
 
 def test_the_first_key_encrypts_and_every_key_decrypts() -> None:

@@ -5,7 +5,8 @@ depend on (scores, dispositions, timestamps, who acted and when) and removes wha
 patient or says what they wrote: message text, reasons, demographics, notes and replies are
 emptied, the text and request hashes cleared (a hash of a short message can be confirmed by
 guessing), and the patient id, which also sits in idempotency keys and alert payloads, is
-replaced everywhere by one random pseudonym that nothing links back to the patient.
+replaced everywhere by one random pseudonym that nothing links back to the patient (pending
+webhook deliveries included: a reply still queued then reaches the platform under the pseudonym).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crisis_triage.storage import (
@@ -171,14 +172,12 @@ def erase_patient(
         session.rollback()
         raise NotFoundError("no messages are stored for this patient")
     ids = [m.id for m in messages]
-    open_cases = len(
-        list(
-            session.scalars(
-                select(Case.id).where(
-                    Case.message_id.in_(ids), Case.status.in_([s.value for s in UNRESOLVED])
-                )
-            )
+    unresolved = [status.value for status in UNRESOLVED]
+    open_cases = int(
+        session.scalar(
+            select(func.count(Case.id)).where(Case.message_id.in_(ids), Case.status.in_(unresolved))
         )
+        or 0
     )
     if open_cases and not force:
         session.rollback()
