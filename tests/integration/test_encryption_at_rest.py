@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -74,6 +75,8 @@ def test_the_sqlite_file_and_its_wal_hold_no_plaintext(sqlite_file: tuple[str, P
 def test_a_pg_dump_of_the_schema_holds_no_plaintext(postgres_url: str) -> None:
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
+        if os.environ.get("CRISIS_TRIAGE_REQUIRE_POSTGRES") == "1":
+            pytest.fail("pg_dump is not installed (apt-get install postgresql-client)")
         pytest.skip("pg_dump is not installed")
     engine = engine_with(postgres_url, "k1")
     empty_tables(engine)
