@@ -21,6 +21,8 @@ from crisis_triage.storage._engine import (
 from crisis_triage.storage._models import (
     Alert,
     ApiKey,
+    AuditEntry,
+    AuditLogIsAppendOnlyError,
     AuthToken,
     Base,
     Case,
@@ -36,6 +38,8 @@ __all__ = [
     "MIGRATIONS_DIR",
     "Alert",
     "ApiKey",
+    "AuditEntry",
+    "AuditLogIsAppendOnlyError",
     "AuthToken",
     "Base",
     "Case",
