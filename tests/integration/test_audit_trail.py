@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -180,3 +181,66 @@ def test_an_inactive_user_cannot_log_in_and_it_is_audited(sqlite_session: Sessio
     assert authenticate(sqlite_session, "sam", PASSWORD) is None
     [failed] = _entries(sqlite_session, "auth.login_failed")
     assert failed.details == {"reason": "inactive"}
+
+
+class CountingHasher(PasswordHasher):
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.verified = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        self.verified += 1
+        return super().verify(hash, password)
+
+
+def test_the_password_hash_is_checked_on_every_path(
+    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown, locked and inactive accounts cost the same argon2 check as a real one, so the
+    time of the answer tells nothing."""
+    create_user(sqlite_session, "sam", PASSWORD, Role.SPECIALIST)
+    hasher = CountingHasher()
+    monkeypatch.setattr(_accounts, "_hasher", hasher)
+    start = utcnow()
+    attempts = [("nobody", PASSWORD)] + [("sam", "wrong password")] * LOCKOUT_THRESHOLD
+    attempts.append(("sam", PASSWORD))  # locked by now
+    for i, (name, password) in enumerate(attempts):
+        assert (
+            authenticate(sqlite_session, name, password, now=start + timedelta(seconds=i)) is None
+        )
+    assert hasher.verified == len(attempts)
+
+
+def test_a_locked_account_gets_the_same_reply_over_http(
+    client: TestClient, session: Session
+) -> None:
+    create_user(session, "sam", PASSWORD, Role.SPECIALIST)
+    for _ in range(LOCKOUT_THRESHOLD):
+        client.post("/v1/auth/token", json={"username": "sam", "password": "wrong password"})
+    reply = client.post("/v1/auth/token", json={"username": "sam", "password": PASSWORD})
+    assert reply.status_code == 401
+    assert reply.json()["error"]["message"] == "wrong username or password"
+
+
+@pytest.mark.postgres
+def test_concurrent_failures_on_postgres_are_all_counted(postgres_url: str) -> None:
+    engine = make_engine(postgres_url, pool_size=LOCKOUT_THRESHOLD)
+    empty_tables(engine)
+    sessions = make_session_factory(engine)
+    try:
+        with sessions() as session:
+            create_user(session, "sam", PASSWORD, Role.SPECIALIST)
+
+        def fail(_: int) -> None:
+            with sessions() as session:
+                assert authenticate(session, "sam", "wrong password") is None
+
+        with ThreadPoolExecutor(LOCKOUT_THRESHOLD) as pool:
+            list(pool.map(fail, range(LOCKOUT_THRESHOLD)))
+        with sessions() as session:
+            user = session.scalar(select(User).where(User.username == "sam"))
+            assert user is not None and user.locked_until is not None
+            assert len(_entries(session, "auth.lockout")) == 1
+            assert verify_chain(session).ok
+    finally:
+        engine.dispose()

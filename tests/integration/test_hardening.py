@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from service_helpers import PASSWORD, Factory, settings_for
+from sqlalchemy.orm import Session
 
 from crisis_triage.service import Settings, create_app
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
 from crisis_triage.service._security import CONTENT_SECURITY_POLICY
+from crisis_triage.storage import utcnow
+from crisis_triage.triage import Role, create_user, issue_token
 
 COMMON = {
     "x-content-type-options": "nosniff",
@@ -110,3 +114,14 @@ def test_placeholder_secrets_are_refused_outside_development(
 ) -> None:
     with pytest.raises(ValidationError, match=variable):
         Settings(environment="production", **overrides)  # type: ignore[arg-type]
+
+
+def test_an_expired_login_token_is_refused(client: TestClient, session: Session) -> None:
+    user = create_user(session, "sam", PASSWORD, Role.SPECIALIST)
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    old, _row = issue_token(session, user, ttl=timedelta(minutes=30), now=an_hour_ago)
+    fresh, _row = issue_token(session, user, ttl=timedelta(minutes=30))
+    assert client.get("/v1/auth/me", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    assert (
+        client.get("/v1/auth/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    )
