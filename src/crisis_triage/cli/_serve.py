@@ -71,6 +71,7 @@ def serve(
     file in your data directory, created and migrated on first start)."""
     import uvicorn
 
+    from crisis_triage.service import logging_config
     from crisis_triage.triage import install_redaction
     from crisis_triage.web import create_app
 
@@ -80,8 +81,11 @@ def serve(
     migrate(url)
     typer.echo(f"crisis-triage: database {shown_url(url)}")
     typer.echo(f"crisis-triage: serving on http://{host}:{port} (API docs at /docs)")
+    log_config = logging_config(settings.log_format, log_level)
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level=log_level, log_config=log_config
+        )
     else:
         uvicorn.run(
             "crisis_triage.web:create_app",
@@ -90,4 +94,5 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            log_config=log_config,
         )

@@ -24,7 +24,9 @@ from crisis_triage.service import (
 )
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
+from crisis_triage.service._ratelimit import SlidingWindowLimiter
 from crisis_triage.service._scorer import load_scorer
+from crisis_triage.service._security import SecurityMiddleware
 from crisis_triage.service._settings import Settings
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import make_engine, make_session_factory
@@ -105,8 +107,16 @@ def create_app(
     )
     app.state.service = state
     app.state.worker = worker
+    app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute)
     install_error_handlers(
         app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()
+    )
+    # Added last, so outermost: the guard's own error replies get the headers too.
+    docs_paths = [path for path in (app.docs_url, app.redoc_url) if path]
+    if app.docs_url and app.swagger_ui_oauth2_redirect_url:
+        docs_paths.append(app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        SecurityMiddleware, hsts=settings.environment != "development", docs_paths=docs_paths
     )
     for module in (
         _routes_health,

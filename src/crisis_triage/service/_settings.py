@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(default=1.0, gt=0)
     sse_poll_seconds: float = Field(default=1.0, gt=0)
     token_ttl_minutes: int = Field(default=720, ge=1)
+    login_attempts_per_minute: int = Field(
+        default=20, ge=1, description="login attempts per client address per minute (429 past)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line (for log shippers)"
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_size: int = Field(default=500, ge=1)
     encryption_keys: SecretStr | None = Field(

@@ -31,6 +31,8 @@ from crisis_triage.storage._keys import load_keyring
 from crisis_triage.storage._models import (
     Alert,
     ApiKey,
+    AuditEntry,
+    AuditLogIsAppendOnlyError,
     AuthToken,
     Base,
     Case,
@@ -48,6 +50,8 @@ __all__ = [
     "UNREADABLE_TEXT",
     "Alert",
     "ApiKey",
+    "AuditEntry",
+    "AuditLogIsAppendOnlyError",
     "AuthToken",
     "Base",
     "Case",

@@ -21,9 +21,10 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 
 from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText
 from crisis_triage.storage._types import UTCDateTime, utcnow
@@ -57,6 +58,11 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Lockout: failed logins counted within a window since the first of them; at the limit the
+    # account is locked until ``locked_until`` (see triage.authenticate).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    first_failed_login_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
 
 
 class AuthToken(Base):
@@ -230,3 +236,56 @@ class PatientReply(Base):
     channel: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(EncryptedText("patient_replies.text"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, hash-chained audit log (see ``triage.record_audit``).
+
+    Who (actor kind/id/name), what (action, outcome, ids), when (``at``), from where
+    (``origin``); ``details`` holds ids, codes and counts only.  ``entry_hash`` is the SHA-256 of
+    the entry's canonical form including ``prev_hash``, the previous entry's hash.  The
+    application refuses to update or delete these rows, and so do database triggers.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(100))
+    origin: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[str | None] = mapped_column(String(128))
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any] | None]
+    # Unique: two entries can never follow the same one, so the chain cannot fork.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor", "actor_kind", "actor_id"),
+        Index("ix_audit_log_patient_id", "patient_id"),
+    )
+
+
+class AuditLogIsAppendOnlyError(RuntimeError):
+    """Raised on any attempt to change or delete an audit entry through the application."""
+
+
+def _refuse_change(_mapper: Any, _connection: Any, target: AuditEntry) -> None:
+    raise AuditLogIsAppendOnlyError(f"audit entry {target.id} cannot be changed or deleted")
+
+
+def _refuse_bulk_change(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is AuditEntry:
+        raise AuditLogIsAppendOnlyError("audit entries cannot be changed or deleted")
+
+
+event.listen(AuditEntry, "before_update", _refuse_change)
+event.listen(AuditEntry, "before_delete", _refuse_change)
+event.listen(Session, "do_orm_execute", _refuse_bulk_change)

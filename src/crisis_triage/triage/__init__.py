@@ -3,6 +3,8 @@
 from crisis_triage.triage._accounts import (
     API_KEY_PREFIX,
     DEFAULT_SCOPES,
+    LOCKOUT_MINUTES,
+    LOCKOUT_THRESHOLD,
     MIN_PASSWORD_LENGTH,
     SCOPES,
     TOKEN_PREFIX,
@@ -23,7 +25,23 @@ from crisis_triage.triage._alerts import (
     queue_auto_reply,
     raise_alert,
 )
-from crisis_triage.triage._audit import AuditActor, AuditValue, audit_origin, record_audit
+from crisis_triage.triage._audit import (
+    ANONYMOUS,
+    GENESIS_HASH,
+    AuditActor,
+    AuditValue,
+    audit_origin,
+    hash_entry,
+    record_audit,
+)
+from crisis_triage.triage._audit_query import (
+    EXPORT_FIELDS,
+    AuditFilter,
+    ChainReport,
+    audit_entries,
+    entry_record,
+    verify_chain,
+)
 from crisis_triage.triage._cases import Actor, apply_action, case_events, escalate_overdue, get_case
 from crisis_triage.triage._errors import (
     AccountError,
@@ -91,10 +109,15 @@ from crisis_triage.triage._states import (
 )
 
 __all__ = [
+    "ANONYMOUS",
     "API_KEY_PREFIX",
     "CRISIS_LABEL",
     "DEFAULT_SCOPES",
+    "EXPORT_FIELDS",
+    "GENESIS_HASH",
     "LABEL_COLUMNS",
+    "LOCKOUT_MINUTES",
+    "LOCKOUT_THRESHOLD",
     "MIN_PASSWORD_LENGTH",
     "QUEUE_ORDER",
     "REDACTED",
@@ -110,8 +133,10 @@ __all__ = [
     "Actor",
     "AlertKind",
     "AuditActor",
+    "AuditFilter",
     "AuditValue",
     "CaseStatus",
+    "ChainReport",
     "ConflictError",
     "DayReport",
     "DeliveryJob",
@@ -136,6 +161,7 @@ __all__ = [
     "TriagePolicy",
     "alerts_after",
     "apply_action",
+    "audit_entries",
     "audit_origin",
     "authenticate",
     "backoff",
@@ -145,10 +171,12 @@ __all__ = [
     "claim_next",
     "create_api_key",
     "create_user",
+    "entry_record",
     "erase_patient",
     "escalate_overdue",
     "export_patient",
     "get_case",
+    "hash_entry",
     "ingest",
     "install_redaction",
     "issue_token",
@@ -174,4 +202,5 @@ __all__ = [
     "sign",
     "tier_for",
     "verify",
+    "verify_chain",
 ]
