@@ -125,6 +125,8 @@ def test_serve_creates_and_migrates_the_default_database_on_first_start(tmp_path
                 assert time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.2)
         assert health.json()["status"] == "ok"
+        login = httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+        assert login.status_code == 200 and 'name="password"' in login.text
         database = tmp_path / "crisis-triage" / "crisis-triage.db"
         assert database.is_file()
         engine = make_engine(f"sqlite:///{database}")
@@ -134,3 +136,4 @@ def test_serve_creates_and_migrates_the_default_database_on_first_start(tmp_path
         server.terminate()
         output, _ = server.communicate(timeout=15)
     assert f"serving on http://127.0.0.1:{port}" in output
+    assert f"dashboard at http://127.0.0.1:{port}/queue" in output

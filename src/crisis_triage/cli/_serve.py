@@ -73,7 +73,7 @@ def serve(
 
     from crisis_triage.service import logging_config
     from crisis_triage.triage import install_redaction
-    from crisis_triage.web import create_app
+    from crisis_triage.web import DASHBOARD_PATH, create_app
 
     install_redaction()
     settings = load_settings()
@@ -82,6 +82,7 @@ def serve(
     typer.echo(f"crisis-triage: database {shown_url(url)}")
     typer.echo(f"crisis-triage: serving on http://{host}:{port} (API docs at /docs)")
     log_config = logging_config(settings.log_format, log_level)
+    typer.echo(f"crisis-triage: dashboard at http://{host}:{port}{DASHBOARD_PATH} (log in there)")
     if workers == 1:
         uvicorn.run(
             create_app(settings), host=host, port=port, log_level=log_level, log_config=log_config

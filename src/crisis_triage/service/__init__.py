@@ -1,6 +1,7 @@
 """The JSON API: ``create_app(settings)`` builds a FastAPI app; nothing is built at import."""
 
 from crisis_triage.service._app import create_app
+from crisis_triage.service._deps import ServiceState, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, ErrorBody, ErrorDetail, ErrorInfo
 from crisis_triage.service._logging import logging_config
 from crisis_triage.service._ratelimit import SlidingWindowLimiter, login_limiter
@@ -15,8 +16,11 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "ErrorInfo",
+    "ServiceState",
+    "SessionDep",
     "Settings",
     "SlidingWindowLimiter",
+    "StateDep",
     "create_app",
     "logging_config",
     "login_limiter",

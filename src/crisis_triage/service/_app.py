@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 import crisis_triage
@@ -89,6 +90,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await anyio.to_thread.run_sync(state.refresh_policy)
+        except Exception as exc:  # an unmigrated database: /readyz says so; keep the defaults
+            log.warning("runtime settings not loaded: %s", type(exc).__name__)
         task = asyncio.create_task(worker.run_forever()) if settings.worker_enabled else None
         try:
             yield

@@ -23,6 +23,7 @@ from crisis_triage.triage import (
     AuditActor,
     Role,
     TriagePolicy,
+    effective_policy,
     resolve_api_key,
     resolve_token,
 )
@@ -43,6 +44,13 @@ class ServiceState:
     # requests blocked on a database connection could wait forever for sessions that need a
     # thread to give one back.
     closers: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
+
+    def refresh_policy(self) -> TriagePolicy:
+        """Re-read the runtime overrides an admin saved (dashboard settings) over the
+        environment's policy; the worker calls this every round, the admin page after saving."""
+        with self.sessions() as session:
+            self.policy = effective_policy(session, self.settings.policy())
+        return self.policy
 
 
 # Dependencies that do no I/O are ``async def`` so that FastAPI runs them on the event loop:

@@ -282,7 +282,11 @@ class GuardMiddleware:
             return
         if scope["method"] in {"POST", "PUT", "PATCH"} and (length not in (None, "0")):
             media = headers.get("content-type", "").split(";")[0].strip().lower()
-            if media != "application/json":
+            # The JSON API takes JSON only; the dashboard's pages (outside /v1/) post forms.
+            allowed = {"application/json"}
+            if not scope["path"].startswith("/v1/"):
+                allowed.add("application/x-www-form-urlencoded")
+            if media not in allowed:
                 await reply(415, "send the body as application/json")
                 return
 

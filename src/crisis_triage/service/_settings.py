@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per log line (for log shippers)"
     )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="a dashboard login ends after this long without use"
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_size: int = Field(default=500, ge=1)
     encryption_keys: SecretStr | None = Field(

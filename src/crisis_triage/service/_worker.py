@@ -43,6 +43,7 @@ class Worker:
 
     def run_once(self, now: datetime | None = None) -> WorkerReport:
         report = WorkerReport()
+        self.state.refresh_policy()  # settings an admin changed, in any process
         with self.state.sessions() as session:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
         for case_id in report.escalated:

@@ -39,6 +39,7 @@ from crisis_triage.storage._models import (
     CaseEvent,
     Message,
     PatientReply,
+    SettingOverride,
     User,
     WebhookDelivery,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "Message",
     "PatientReply",
     "RotationReport",
+    "SettingOverride",
     "UTCDateTime",
     "User",
     "WebhookDelivery",

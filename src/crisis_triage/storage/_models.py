@@ -289,3 +289,18 @@ def _refuse_bulk_change(state: ORMExecuteState) -> None:
 event.listen(AuditEntry, "before_update", _refuse_change)
 event.listen(AuditEntry, "before_delete", _refuse_change)
 event.listen(Session, "do_orm_execute", _refuse_bulk_change)
+
+
+class SettingOverride(Base):
+    """A runtime override of one service setting, changed by an admin on the dashboard.
+
+    The environment's settings are the defaults; a row here wins over them.  ``value`` is JSON
+    (a number, a string or null).
+    """
+
+    __tablename__ = "setting_overrides"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

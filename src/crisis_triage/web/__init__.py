@@ -1,5 +1,5 @@
 """The clinician dashboard: server-rendered pages on top of the JSON API (``create_app``)."""
 
-from crisis_triage.web._app import create_app
+from crisis_triage.web._app import DASHBOARD_PATH, create_app
 
-__all__ = ["create_app"]
+__all__ = ["DASHBOARD_PATH", "create_app"]

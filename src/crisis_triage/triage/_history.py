@@ -1,0 +1,150 @@
+"""What a specialist needs around one case: the patient's other messages and cases, and the
+stored reasons of a score taken apart (matched terms, n-grams) for display.
+
+These read message text: whoever shows it to a person records ``message.read`` in the audit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crisis_triage.storage import Case, Message
+from crisis_triage.triage._states import CaseStatus, Tier
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One earlier (or later) message of the same patient and its case."""
+
+    case_id: int
+    message_id: int
+    sent_at: datetime
+    text: str
+    channel: str
+    tier: Tier
+    status: CaseStatus
+    disposition: str | None
+    crisis_type: str | None
+
+
+def patient_history(
+    session: Session, patient_id: str, *, exclude_case_id: int | None = None, limit: int = 10
+) -> list[HistoryItem]:
+    """The patient's most recent messages with their cases, newest first."""
+    stmt = (
+        select(Case, Message)
+        .join(Message, Message.id == Case.message_id)
+        .where(Message.patient_id == patient_id)
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    if exclude_case_id is not None:
+        stmt = stmt.where(Case.id != exclude_case_id)
+    return [
+        HistoryItem(
+            case_id=case.id,
+            message_id=message.id,
+            sent_at=message.sent_at,
+            text=message.text,
+            channel=message.channel,
+            tier=Tier(case.tier),
+            status=CaseStatus(case.status),
+            disposition=case.disposition,
+            crisis_type=case.crisis_type,
+        )
+        for case, message in session.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One stored reason, parsed: a lexicon hit, an n-gram with its weight, or a plain note.
+
+    ``counts`` is False for a lexicon hit that a context rule explained away (negation etc.);
+    ``context`` is what the context rules said about the hit, as the detector wrote it.
+    """
+
+    kind: str  # "lexicon" | "ngram" | "note"
+    text: str
+    term: str | None = None
+    category: str | None = None
+    weight: float | None = None
+    counts: bool = True
+    context: str | None = None
+
+
+_LEXICON = re.compile(r"^lexicon (?P<cat>[A-Z]+):(?P<entry>\S+) '(?P<term>[^']*)'(?P<rest>.*)$")
+_NGRAM = re.compile(r"^ngram '(?P<gram>[^']*)' (?P<weight>[+-]\d+(?:\.\d+)?)$")
+
+
+def parse_reasons(reasons: list[str]) -> list[Reason]:
+    """The detector's reason strings (``Explanation.reasons``) as structured items."""
+    parsed = []
+    for reason in reasons:
+        if match := _LEXICON.match(reason):
+            parsed.append(
+                Reason(
+                    "lexicon",
+                    reason,
+                    term=match["term"],
+                    category=match["cat"],
+                    counts=not match["rest"].strip().startswith("("),
+                    context=match["rest"].strip() or None,
+                )
+            )
+        elif match := _NGRAM.match(reason):
+            parsed.append(
+                Reason("ngram", reason, term=match["gram"], weight=float(match["weight"]))
+            )
+        else:
+            parsed.append(Reason("note", reason))
+    return parsed
+
+
+def highlight_spans(text: str, terms: list[str]) -> list[tuple[str, bool]]:
+    """``text`` cut into (piece, matched) pairs, marking whole-word, case-insensitive matches
+    of ``terms`` (the detector matches normalised text, so spacing may differ: any run of
+    whitespace or punctuation between words matches)."""
+    words = [re.findall(r"\w+", t) for t in terms if t.strip()]
+    patterns = [r"\W+".join(map(re.escape, w)) for w in words if w]
+    if not patterns:
+        return [(text, False)] if text else []
+    longest_first = sorted(set(patterns), key=len, reverse=True)
+    regex = re.compile(r"\b(?:" + "|".join(longest_first) + r")\b", re.IGNORECASE)
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for match in regex.finditer(text):
+        if match.start() > position:
+            pieces.append((text[position : match.start()], False))
+        pieces.append((match.group(0), True))
+        position = match.end()
+    if position < len(text):
+        pieces.append((text[position:], False))
+    return pieces
+
+
+def message_previews(
+    session: Session, message_ids: list[int], *, length: int = 160
+) -> dict[int, str]:
+    """The first ``length`` characters of each message, on one line (for the queue)."""
+    if not message_ids:
+        return {}
+    # Runs of whitespace collapse, so read more than we show; text_length says if there is more.
+    window = 4 * length
+    rows = session.execute(
+        select(Message.id, func.substr(Message.text, 1, window), Message.text_length).where(
+            Message.id.in_(message_ids)
+        )
+    )
+    previews = {}
+    for message_id, start, full_length in rows:
+        line = " ".join(str(start).split())
+        if len(line) > length or full_length > window:
+            line = line[: length - 1].rstrip() + "…"
+        previews[message_id] = line
+    return previews

@@ -1,0 +1,115 @@
+"""Logging in and out.  Login goes through ``triage.authenticate`` (lockout and auditing live
+there); a success starts a cookie session."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from crisis_triage.service import SessionDep, StateDep
+from crisis_triage.triage import authenticate, revoke_token, start_session
+from crisis_triage.web._render import render
+from crisis_triage.web._security import (
+    PRELOGIN_COOKIE,
+    SESSION_COOKIE,
+    MaybeUser,
+    SpecialistForm,
+    clear_cookie,
+    csrf_ok,
+    csrf_token,
+    new_prelogin_token,
+    session_lifetimes,
+    set_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+
+_PRELOGIN_SECONDS = 30 * 60
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this site (never ``//host`` or a full URL) are followed after login."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/queue"
+    return target
+
+
+def _login_page(
+    request: Request, state: StateDep, *, next_path: str, error: str | None, status: int = 200
+) -> Response:
+    prelogin = new_prelogin_token()
+    response = render(
+        request,
+        "login.html.j2",
+        {
+            "csrf": csrf_token(state.settings, prelogin),
+            "next_path": safe_next(next_path),
+            "error": error,
+            "bye": request.query_params.get("bye") is not None,
+        },
+        user=None,
+        status=status,
+        title="Log in",
+    )
+    set_cookie(response, state.settings, PRELOGIN_COOKIE, prelogin, _PRELOGIN_SECONDS)
+    return response
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, state: StateDep, user: MaybeUser, next: str = "") -> Response:
+    if user is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, state, next_path=next, error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    prelogin = request.cookies.get(PRELOGIN_COOKIE)
+    if not csrf_ok(state.settings, prelogin, csrf_token):
+        return _login_page(
+            request,
+            state,
+            next_path=next,
+            error="The login form expired. Please try again.",
+            status=403,
+        )
+    user = authenticate(session, username.strip(), password)
+    if user is None:
+        return _login_page(
+            request, state, next_path=next, error="Wrong username or password.", status=401
+        )
+    idle, _max_age = session_lifetimes(state.settings)
+    token = start_session(session, user, idle=idle)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_cookie(
+        response, state.settings, SESSION_COOKIE, token, state.settings.token_ttl_minutes * 60
+    )
+    clear_cookie(response, state.settings, PRELOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, state: StateDep, session: SessionDep, _user: SpecialistForm
+) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        revoke_token(session, token)
+    response = RedirectResponse("/login?bye=1", status_code=303)
+    clear_cookie(response, state.settings, SESSION_COOKIE)
+    return response

@@ -1,0 +1,256 @@
+"""One case: the message with matched terms highlighted, why it scored as it did, the
+patient's recent messages and earlier cases, and the actions (claim, acknowledge, escalate,
+release, resolve with a disposition)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from crisis_triage.lexicon import CATEGORIES
+from crisis_triage.service import SessionDep
+from crisis_triage.triage import (
+    Action,
+    CaseStatus,
+    ConflictError,
+    Disposition,
+    InvalidDispositionError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    Tier,
+    TriageError,
+    apply_action,
+    case_events,
+    check_permission,
+    get_case,
+    highlight_spans,
+    next_status,
+    parse_reasons,
+    patient_history,
+    record_audit,
+    usernames,
+)
+from crisis_triage.web._render import render
+from crisis_triage.web._security import SpecialistForm, SpecialistPage, WebUser
+
+router = APIRouter(include_in_schema=False)
+
+CaseId = Annotated[int, Path(ge=1, le=2**62)]
+_NOTE = Annotated[str, Form(max_length=4000)]
+_DONE = {
+    "claim": "You claimed this case.",
+    "acknowledge": "Acknowledged.",
+    "release": "Released back to the queue.",
+    "escalate": "Escalated to a supervisor.",
+}
+DISPOSITION_LABELS = {
+    Disposition.CONFIRMED_CRISIS: "Confirmed crisis",
+    Disposition.NOT_CRISIS: "Not a crisis",
+    Disposition.MISSED_CRISIS: "Missed crisis",
+    Disposition.NEEDS_FOLLOW_UP: "Needs follow-up",
+}
+EVENT_WORDS = {
+    "create": "Arrived",
+    "claim": "Claimed",
+    "acknowledge": "Acknowledged",
+    "escalate": "Escalated",
+    "release": "Released",
+    "resolve": "Resolved",
+}
+CASE_ACTIONS = (Action.CLAIM, Action.ACKNOWLEDGE, Action.ESCALATE, Action.RELEASE, Action.RESOLVE)
+CRISIS_DISPOSITIONS = (Disposition.CONFIRMED_CRISIS, Disposition.MISSED_CRISIS)
+_STATUS_OF_ERROR = {
+    NotFoundError: 404,
+    PermissionDeniedError: 403,
+    InvalidTransitionError: 409,
+    ConflictError: 409,
+    InvalidDispositionError: 422,
+}
+
+
+def dispositions_for(flagged: bool | None) -> list[Disposition]:
+    """The dispositions that fit the case: a crisis is ``confirmed`` only when the detector
+    flagged the message, ``missed`` only when it did not."""
+    crisis = Disposition.CONFIRMED_CRISIS if flagged else Disposition.MISSED_CRISIS
+    return [crisis, Disposition.NOT_CRISIS, Disposition.NEEDS_FOLLOW_UP]
+
+
+def _allowed(
+    action: Action, status: CaseStatus, user: WebUser, claimed_by: int | None, escalated: bool
+) -> bool:
+    """Whether the state machine lets this user take ``action`` now (the domain's own rules)."""
+    try:
+        next_status(status, action, escalated_before=escalated)
+        check_permission(action, status, role=user.role, user_id=user.id, claimed_by=claimed_by)
+    except TriageError:
+        return False
+    return True
+
+
+def _case_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    case_id: int,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    form: dict[str, object] | None = None,
+) -> Response:
+    try:
+        case, message = get_case(session, case_id)
+    except NotFoundError:
+        return render(
+            request,
+            "error.html.j2",
+            {"heading": "No such case", "message": f"Case {case_id} does not exist."},
+            user=user,
+            status=404,
+            title="Not found",
+        )
+    events = case_events(session, case_id)
+    history = patient_history(session, message.patient_id, exclude_case_id=case.id, limit=10)
+    reasons = parse_reasons(list(message.reasons))
+    terms = [r.term for r in reasons if r.term and (r.kind == "lexicon" and r.counts)]
+    terms += [r.term for r in reasons if r.term and r.kind == "ngram" and (r.weight or 0) > 0]
+    names = usernames(
+        session, [case.claimed_by, case.resolved_by, *(e.actor_user_id for e in events)]
+    )
+    actor = user.audit_actor()
+    for shown in [(case.id, message.id), *((h.case_id, h.message_id) for h in history)]:
+        record_audit(
+            session,
+            "message.read",
+            actor=actor,
+            patient_id=message.patient_id,
+            case_id=shown[0],
+            message_id=shown[1],
+            details={"view": "case" if shown[0] == case.id else "patient_history"},
+        )
+    session.commit()
+    status_now = CaseStatus(case.status)
+    allowed = {
+        action.value
+        for action in (
+            Action.CLAIM,
+            Action.ACKNOWLEDGE,
+            Action.ESCALATE,
+            Action.RELEASE,
+            Action.RESOLVE,
+        )
+        if _allowed(action, status_now, user, case.claimed_by, case.escalated_at is not None)
+    }
+    return render(
+        request,
+        "case.html.j2",
+        {
+            "case": case,
+            "message": message,
+            "tier": Tier(case.tier),
+            "status": status_now,
+            "pieces": highlight_spans(message.text, terms),
+            "reasons": reasons,
+            "events": events,
+            "history": history,
+            "names": names,
+            "allowed": allowed,
+            "dispositions": dispositions_for(message.flagged),
+            "disposition_labels": DISPOSITION_LABELS,
+            "event_words": EVENT_WORDS,
+            "categories": CATEGORIES,
+            "notice": _DONE.get(request.query_params.get("done", "")),
+            "error": error,
+            "form": form or {},
+            "checked_types": (form or {}).get("crisis_types", tuple(message.categories)),
+        },
+        user=user,
+        status=status,
+        title=f"Case {case.id}",
+    )
+
+
+@router.get("/cases/{case_id}")
+def case_page(
+    case_id: CaseId, request: Request, session: SessionDep, user: SpecialistPage
+) -> Response:
+    return _case_page(request, session, user, case_id)
+
+
+def _failed(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    case_id: int,
+    exc: TriageError,
+    form: dict[str, object] | None = None,
+) -> Response:
+    session.rollback()
+    status = next((s for cls, s in _STATUS_OF_ERROR.items() if isinstance(exc, cls)), 400)
+    return _case_page(request, session, user, case_id, error=str(exc), status=status, form=form)
+
+
+@router.post("/cases/{case_id}/resolve")
+def resolve(
+    case_id: CaseId,
+    request: Request,
+    session: SessionDep,
+    user: SpecialistForm,
+    disposition: Annotated[str, Form(max_length=32)] = "",
+    crisis_types: Annotated[list[str] | None, Form(max_length=8)] = None,
+    note: _NOTE = "",
+) -> Response:
+    types = tuple(crisis_types or ())
+    form: dict[str, object] = {"disposition": disposition, "crisis_types": types, "note": note}
+    try:
+        chosen = Disposition(disposition)
+    except ValueError:
+        error = InvalidDispositionError("choose a disposition")
+        return _failed(request, session, user, case_id, error, form)
+    if chosen not in CRISIS_DISPOSITIONS:
+        types = ()  # the form pre-ticks the detector's categories; they only go with a crisis
+    try:
+        apply_action(
+            session,
+            case_id,
+            Action.RESOLVE,
+            user.actor(),
+            note=note.strip() or None,
+            disposition=chosen,
+            crisis_types=types,
+        )
+    except TriageError as exc:
+        return _failed(request, session, user, case_id, exc, form)
+    record_audit(
+        session,
+        "case.resolve",
+        actor=user.audit_actor(),
+        case_id=case_id,
+        details={"disposition": chosen.value},
+    )
+    session.commit()
+    return RedirectResponse("/queue?done=resolved", status_code=303)
+
+
+@router.post("/cases/{case_id}/{action}")
+def act(
+    case_id: CaseId,
+    action: Annotated[str, Path(pattern="^(claim|acknowledge|escalate|release)$")],
+    request: Request,
+    session: SessionDep,
+    user: SpecialistForm,
+    note: _NOTE = "",
+) -> Response:
+    step = Action(action)
+    try:
+        apply_action(session, case_id, step, user.actor(), note=note.strip() or None)
+    except TriageError as exc:
+        return _failed(request, session, user, case_id, exc)
+    record_audit(session, f"case.{step.value}", actor=user.audit_actor(), case_id=case_id)
+    session.commit()
+    if step in (Action.RELEASE, Action.ESCALATE):
+        done = "released" if step is Action.RELEASE else "escalated"
+        return RedirectResponse(f"/queue?done={done}", status_code=303)
+    return RedirectResponse(f"/cases/{case_id}?done={step.value}", status_code=303)

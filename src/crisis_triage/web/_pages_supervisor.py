@@ -1,0 +1,48 @@
+"""The supervisor page: open crises, workload, response times, PPV, alert fatigue, failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from crisis_triage.service import SessionDep
+from crisis_triage.storage import utcnow
+from crisis_triage.triage import oversight, response_times
+from crisis_triage.web._charts import line_chart
+from crisis_triage.web._render import render
+from crisis_triage.web._security import SupervisorPage
+
+router = APIRouter(include_in_schema=False)
+
+CHART_DAYS = 14
+
+
+@router.get("/supervisor")
+def supervisor_page(request: Request, session: SessionDep, user: SupervisorPage) -> Response:
+    now = utcnow()
+    report = response_times(session, days=CHART_DAYS, now=now)
+    by_day = {d.day: d for d in report.days}
+    days = [report.since + timedelta(days=i) for i in range(CHART_DAYS)]
+    crisis = [by_day[d].crisis.median_minutes if d in by_day else None for d in days]
+    rest = [by_day[d].rest.median_minutes if d in by_day else None for d in days]
+    chart = line_chart(
+        [d.strftime("%d %b") for d in days],
+        [("Crises", "line-crisis", crisis), ("Other messages", "line-rest", rest)],
+    )
+    today = by_day.get(now.date())
+    return render(
+        request,
+        "supervisor.html.j2",
+        {
+            "now": now,
+            "report": report,
+            "today": today,
+            "chart": chart,
+            "chart_days": list(zip(days, crisis, rest, strict=True)),
+            "oversight": oversight(session, now=now),
+        },
+        user=user,
+        title="Supervisor",
+    )

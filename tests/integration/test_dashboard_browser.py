@@ -1,0 +1,248 @@
+"""The dashboard in a real headless Chromium: log in, watch a crisis arrive live, open it with
+the keyboard, resolve it, and see the supervisor numbers change; no horizontal overflow at
+1366x768 or on a tablet.  Screenshots of the main pages go to test-artifacts/screenshots/.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (no browser is downloaded).  Without them the
+test skips, unless CRISIS_TRIAGE_REQUIRE_BROWSER=1 (CI), when it fails.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from service_fakes import FakeScorer, message
+from service_helpers import PASSWORD, Factory, empty_tables, settings_for
+from web_helpers import browser_or_skip
+
+from crisis_triage.storage import make_engine, make_session_factory
+from crisis_triage.triage import Role
+from crisis_triage.web import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+VIEWPORTS = {"laptop": (1366, 768), "tablet": (820, 1180)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(sqlite_url: str) -> Iterator[dict[str, Any]]:
+    """The real service with the dashboard on a free port, a supervisor and a platform key."""
+    engine = make_engine(sqlite_url)
+    empty_tables(engine)
+    with make_session_factory(engine)() as session:
+        factory = Factory(session)
+        factory.user(Role.SUPERVISOR, name="sue")
+        factory.user(Role.ADMIN, name="ada")
+        platform = factory.api_key("messages:write")
+    engine.dispose()
+    app = create_app(settings_for(sqlite_url, sse_poll_seconds=0.5), scorer=FakeScorer())
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uvi = uvicorn.Server(config)
+    thread = threading.Thread(target=uvi.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not uvi.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}", "platform": platform}
+    finally:
+        uvi.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    browser_or_skip(CHROMIUM, CHROMEDRIVER)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument("--window-size=1366,768")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _viewport(driver: Any, width: int, height: int) -> None:
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+
+
+def _wait(driver: Any, condition: Any, timeout: float = 10) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+
+
+def _keys(driver: Any, keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(keys).perform()
+
+
+def _text(driver: Any, css: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.CSS_SELECTOR, css).text)
+
+
+def _shot(driver: Any, name: str) -> None:
+    """Full-page screenshots at the laptop size and (``name-tablet``) the tablet size."""
+    for suffix, (width, height) in (("", VIEWPORTS["laptop"]), ("-tablet", VIEWPORTS["tablet"])):
+        _viewport(driver, width, height)
+        full = driver.execute_script("return document.documentElement.scrollHeight")
+        _viewport(driver, width, max(height, min(int(full), 2400)))
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}{suffix}.png"))
+    _viewport(driver, *VIEWPORTS["laptop"])
+
+
+def _no_console_errors(driver: Any) -> None:
+    """Nothing blocked by the Content-Security-Policy, no script errors, no missing files."""
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+
+
+def _no_horizontal_overflow(driver: Any, page: str) -> None:
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{page} scrolls sideways by {overflow}px"
+
+
+def test_a_crisis_arrives_live_is_resolved_and_counts(server: dict[str, Any], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    base, driver = server["url"], browser
+    _viewport(driver, *VIEWPORTS["laptop"])
+    with httpx.Client(base_url=base, headers=server["platform"], timeout=10) as api:
+        api.post("/v1/messages", json=message(text="Can I move my appointment?", patient_id="p-7"))
+        api.post("/v1/messages", json=message(text="The refill did not arrive", patient_id="p-9"))
+
+        driver.get(base + "/queue")  # not logged in: to the login page, then back here
+        _wait(driver, lambda d: "/login" in d.current_url)
+        _shot(driver, "login")
+        driver.find_element(By.ID, "username").send_keys("sue")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+        _wait(driver, lambda d: d.current_url.endswith("/queue"))
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#queue-rows tr[data-case]")) == 2
+        assert driver.title.startswith("Queue")
+
+        driver.get(base + "/supervisor")
+        assert _text(driver, "#open-crises") == "0"
+        assert _text(driver, "#ppv") == "–"
+
+        driver.get(base + "/queue")
+        reply = api.post(
+            "/v1/messages",
+            json=message(text="I am going to take an overdose tonight", patient_id="p-7"),
+        )
+        assert reply.json()["priority"] == "crisis"
+        crisis_case = reply.json()["case_id"]
+        # It appears at the top without a reload, announced, counted in the tab title.
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#queue-rows tr[data-tier="0"]'))
+        first = driver.find_element(By.CSS_SELECTOR, "#queue-rows tr[data-case]")
+        assert first.get_attribute("data-case") == str(crisis_case)
+        assert "CRISIS" in first.text.upper()
+        _wait(driver, lambda d: d.title.startswith("(1) "))
+        announced = driver.find_element(By.ID, "live-crisis").get_attribute("textContent")
+        assert "New crisis" in announced
+        _shot(driver, "queue")
+        for name, size in VIEWPORTS.items():
+            _viewport(driver, *size)
+            _no_horizontal_overflow(driver, f"queue at {name}")
+        _viewport(driver, *VIEWPORTS["laptop"])
+
+    # Keyboard: j selects the top case, Enter opens it, c claims, a acknowledges, r resolves.
+    driver.find_element(By.TAG_NAME, "body").click()
+    _keys(driver, "j")
+    _keys(driver, Keys.ENTER)
+    _wait(driver, lambda d: d.current_url.endswith(f"/cases/{crisis_case}"))
+    assert driver.find_element(By.CSS_SELECTOR, ".message-text mark").text.lower() == "overdose"
+    _keys(driver, "c")
+    _wait(driver, lambda d: "You claimed this case" in d.page_source)
+    _keys(driver, "a")
+    _wait(driver, lambda d: "Acknowledged." in d.page_source)
+    _shot(driver, "case")
+    for name, size in VIEWPORTS.items():
+        _viewport(driver, *size)
+        _no_horizontal_overflow(driver, f"case at {name}")
+    _viewport(driver, *VIEWPORTS["laptop"])
+    _keys(driver, "r")
+    focused = driver.switch_to.active_element
+    assert focused.get_attribute("name") == "disposition"
+    assert focused.get_attribute("value") == "confirmed_crisis"
+    focused.click()
+    driver.find_element(By.ID, "note").send_keys("Called the patient; safety plan in place.")
+    driver.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click()
+    _wait(driver, lambda d: "Case resolved." in d.page_source)
+
+    driver.get(base + "/supervisor")
+    assert _text(driver, "#open-crises") == "0"
+    assert _text(driver, "#ppv") == "100%"
+    assert _text(driver, "#median-crisis") != "–"
+    _shot(driver, "supervisor")
+    for name, size in VIEWPORTS.items():
+        _viewport(driver, *size)
+        _no_horizontal_overflow(driver, f"supervisor at {name}")
+    _no_console_errors(driver)
+
+
+def test_admin_page_fits_and_shows_a_new_key_once(server: dict[str, Any], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    base, driver = server["url"], browser
+    _viewport(driver, *VIEWPORTS["laptop"])
+    driver.get(base + "/login")
+    driver.find_element(By.ID, "username").send_keys("ada")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+    _wait(driver, lambda d: d.current_url.endswith("/queue"))
+    driver.get(base + "/admin")
+    driver.find_element(By.ID, "key-name").send_keys("dashboards" + Keys.ENTER)
+    _wait(driver, lambda d: d.find_elements(By.ID, "new-key"))
+    assert driver.find_element(By.ID, "new-key").get_attribute("value").startswith("ctk_")
+    _shot(driver, "admin")
+    for name, size in VIEWPORTS.items():
+        _viewport(driver, *size)
+        _no_horizontal_overflow(driver, f"admin at {name}")
+    driver.get(base + "/admin")
+    assert not driver.find_elements(By.ID, "new-key")
+    _no_console_errors(driver)
