@@ -105,7 +105,7 @@ def two_servers(postgres_url: str) -> Iterator[list[str]]:
     ]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # generous: CI machines can be busy
         for url in urls:
             while True:
                 try:

@@ -10,11 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer
 from service_helpers import Factory, settings_for
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from crisis_triage.cli import app as cli
 from crisis_triage.service import create_app
+from crisis_triage.storage import AuditEntry
 from crisis_triage.triage import (
     Action,
     Actor,
@@ -128,6 +130,9 @@ def test_export_labels_writes_dispositions_as_training_rows(
     }
     assert set(frame["label_origin"]) == {"clinician_disposition"}
     assert "hello" in set(frame["text"])
+    audited = session.scalar(select(AuditEntry).where(AuditEntry.action == "labels.export"))
+    assert audited is not None and audited.actor_kind == "cli"
+    assert audited.details == {"entries": 4}
 
 
 def test_report_and_export_commands(

@@ -15,6 +15,8 @@ from crisis_triage.cli._serve import load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from crisis_triage.triage import AuditActor
+
 users_app = typer.Typer(
     help="Manage users (specialists, supervisors, admins).", no_args_is_help=True
 )
@@ -47,6 +49,19 @@ def database_session() -> Iterator[Session]:
         engine.dispose()
 
 
+def cli_actor() -> AuditActor:
+    """The audit log's actor for a command: the command line, named by the OS account."""
+    import getpass
+
+    from crisis_triage.triage import AuditActor
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no entry for this uid (some containers)
+        name = "unknown"
+    return AuditActor.cli(f"cli:{name}")
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="login name")],
@@ -69,7 +84,7 @@ def users_add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with database_session() as session:
         try:
-            user = create_user(session, username, password, parsed_role)
+            user = create_user(session, username, password, parsed_role, actor=cli_actor())
         except AccountError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -104,7 +119,7 @@ def apikeys_create(
 
     with database_session() as session:
         try:
-            key, row = create_api_key(session, name, scope or DEFAULT_SCOPES)
+            key, row = create_api_key(session, name, scope or DEFAULT_SCOPES, actor=cli_actor())
         except AccountError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -135,7 +150,7 @@ def apikeys_revoke(key_id: Annotated[int, typer.Argument(help="the key's id")]) 
 
     with database_session() as session:
         try:
-            revoke_api_key(session, key_id)
+            revoke_api_key(session, key_id, actor=cli_actor())
         except AccountError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from crisis_triage.cli._admin import database_session
+from crisis_triage.cli._admin import cli_actor, database_session
 from crisis_triage.cli._app import app
 
 report_app = typer.Typer(help="Reports from the triage database.", no_args_is_help=True)
@@ -65,11 +65,12 @@ def export_labels(
         datetime | None, typer.Option(help="only cases resolved from this time (UTC)")
     ] = None,
 ) -> None:
-    """Write clinicians' dispositions as labelled messages to retrain on (holds message text)."""
+    """Write clinicians' dispositions as labelled messages to retrain on (holds message text;
+    audited as ``labels.export``)."""
     import pandas as pd
 
     from crisis_triage.io import TableError, TableWriter
-    from crisis_triage.triage import LABEL_COLUMNS, iter_labels
+    from crisis_triage.triage import LABEL_COLUMNS, iter_labels, record_audit
 
     try:
         writer = TableWriter(output)
@@ -87,4 +88,9 @@ def export_labels(
             count += len(chunk)
         if count == 0:
             writer.write(pd.DataFrame(columns=list(LABEL_COLUMNS)))
+        details: dict[str, str | int | None] = {"entries": count}
+        if since is not None:
+            details["since"] = since.isoformat()
+        record_audit(session, "labels.export", actor=cli_actor(), details=details)
+        session.commit()
     typer.echo(f"wrote {count} labelled message(s) to {output}")

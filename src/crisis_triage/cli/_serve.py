@@ -71,6 +71,7 @@ def serve(
     file in your data directory, created and migrated on first start)."""
     import uvicorn
 
+    from crisis_triage.service import logging_config
     from crisis_triage.triage import install_redaction
     from crisis_triage.web import DASHBOARD_PATH, create_app
 
@@ -80,9 +81,12 @@ def serve(
     migrate(url)
     typer.echo(f"crisis-triage: database {shown_url(url)}")
     typer.echo(f"crisis-triage: serving on http://{host}:{port} (API docs at /docs)")
+    log_config = logging_config(settings.log_format, log_level)
     typer.echo(f"crisis-triage: dashboard at http://{host}:{port}{DASHBOARD_PATH} (log in there)")
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level=log_level, log_config=log_config
+        )
     else:
         uvicorn.run(
             "crisis_triage.web:create_app",
@@ -91,4 +95,5 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            log_config=log_config,
         )

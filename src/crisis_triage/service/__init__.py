@@ -3,9 +3,13 @@
 from crisis_triage.service._app import create_app
 from crisis_triage.service._deps import ServiceState, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, ErrorBody, ErrorDetail, ErrorInfo
+from crisis_triage.service._logging import logging_config
+from crisis_triage.service._ratelimit import SlidingWindowLimiter, login_limiter
+from crisis_triage.service._security import CONTENT_SECURITY_POLICY
 from crisis_triage.service._settings import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, Settings
 
 __all__ = [
+    "CONTENT_SECURITY_POLICY",
     "DEFAULT_SECRET_KEY",
     "DEFAULT_WEBHOOK_SECRET",
     "ApiError",
@@ -15,6 +19,9 @@ __all__ = [
     "ServiceState",
     "SessionDep",
     "Settings",
+    "SlidingWindowLimiter",
     "StateDep",
     "create_app",
+    "logging_config",
+    "login_limiter",
 ]

@@ -21,10 +21,13 @@ from crisis_triage.service import (
     _routes_health,
     _routes_messages,
     _routes_metrics,
+    _routes_patients,
 )
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
+from crisis_triage.service._ratelimit import SlidingWindowLimiter
 from crisis_triage.service._scorer import load_scorer
+from crisis_triage.service._security import SecurityMiddleware
 from crisis_triage.service._settings import Settings
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import make_engine, make_session_factory
@@ -64,6 +67,7 @@ def create_app(
         settings.resolved_database_url(),
         pool_size=settings.db_pool_size,
         pre_ping=settings.db_pool_pre_ping,
+        keyring=settings.keyring(),
     )
     problem = None
     if scorer is _FROM_SETTINGS:
@@ -108,8 +112,16 @@ def create_app(
     )
     app.state.service = state
     app.state.worker = worker
+    app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute)
     install_error_handlers(
         app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()
+    )
+    # Added last, so outermost: the guard's own error replies get the headers too.
+    docs_paths = [path for path in (app.docs_url, app.redoc_url) if path]
+    if app.docs_url and app.swagger_ui_oauth2_redirect_url:
+        docs_paths.append(app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        SecurityMiddleware, hsts=settings.environment != "development", docs_paths=docs_paths
     )
     for module in (
         _routes_health,
@@ -118,6 +130,7 @@ def create_app(
         _routes_cases,
         _routes_alerts,
         _routes_metrics,
+        _routes_patients,
     ):
         app.include_router(module.router)
     return app

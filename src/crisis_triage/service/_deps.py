@@ -20,6 +20,7 @@ from crisis_triage.storage import ApiKey, User
 from crisis_triage.triage import (
     API_KEY_PREFIX,
     Actor,
+    AuditActor,
     Role,
     TriagePolicy,
     effective_policy,
@@ -109,6 +110,14 @@ class Principal:
         if self.user is None:
             raise ApiError(403, "this action needs a logged-in user, not an API key")
         return Actor(user_id=self.user.id, role=Role(self.user.role))
+
+    def audit_actor(self) -> AuditActor:
+        """The caller as the audit log records it."""
+        if self.user is not None:
+            return AuditActor.for_user(self.user)
+        if self.api_key is not None:
+            return AuditActor.for_api_key(self.api_key)
+        return AuditActor(kind="anonymous", id=None, name="")
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -11,8 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from crisis_triage.service._deps import PrincipalDep, SessionDep, StateDep, bearer_scheme
 from crisis_triage.service._errors import ApiError, ErrorBody
+from crisis_triage.service._ratelimit import SlidingWindowLimiter, login_limiter
 from crisis_triage.service._schemas import LoginIn, PrincipalOut, TokenOut
-from crisis_triage.triage import authenticate, issue_token, revoke_token
+from crisis_triage.triage import audit_origin, authenticate, issue_token, revoke_token
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -21,10 +22,28 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 @router.post(
     "/token",
     response_model=TokenOut,
-    responses={401: {"model": ErrorBody, "description": "wrong username or password"}},
+    responses={
+        401: {"model": ErrorBody, "description": "wrong username or password (or locked)"},
+        429: {"model": ErrorBody, "description": "too many attempts from this address"},
+    },
     summary="Log in with a username and password; returns a bearer token",
 )
-def login(body: LoginIn, session: SessionDep, state: StateDep) -> TokenOut:
+def login(
+    body: LoginIn,
+    session: SessionDep,
+    state: StateDep,
+    limiter: Annotated[SlidingWindowLimiter, Depends(login_limiter)],
+) -> TokenOut:
+    """Five wrong passwords for one account within 15 minutes lock it for 15 minutes (the
+    reply stays the same 401); too many attempts from one address get 429 with Retry-After."""
+    retry_after = limiter.attempt(audit_origin.get() or "unknown")
+    if retry_after is not None:
+        log.warning("login attempts over the per-address limit")
+        raise ApiError(
+            429,
+            "too many login attempts: try again later",
+            headers={"Retry-After": str(retry_after)},
+        )
     user = authenticate(session, body.username, body.password)
     if user is None:
         log.warning("failed login")

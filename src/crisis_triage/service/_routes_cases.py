@@ -28,6 +28,7 @@ from crisis_triage.triage import (
     claim_next,
     get_case,
     list_queue,
+    record_audit,
 )
 
 router = APIRouter(prefix="/v1", tags=["queue"])
@@ -70,6 +71,7 @@ def _case_out(case: Case, message: Message | None = None, events: bool = False) 
             sent_at=message.sent_at,
             received_at=message.received_at,
             text=message.text,
+            text_purged_at=message.text_purged_at,
             score_status=message.score_status,
             score=message.probability,
             flagged=message.flagged,
@@ -146,7 +148,8 @@ def claim_top(session: SessionDep, caller: CurrentUser) -> CaseOut:
     responses=_ERRORS,
     summary="One case with its message, score, reasons and history",
 )
-def read_case(case_id: CaseId, session: SessionDep, _caller: CurrentUser) -> CaseOut:
+def read_case(case_id: CaseId, session: SessionDep, caller: CurrentUser) -> CaseOut:
+    """Audited as ``message.read``: the reply shows the message text and notes."""
     case, message = get_case(session, case_id)
     out = _case_out(case, message)
     out.events = [
@@ -162,6 +165,15 @@ def read_case(case_id: CaseId, session: SessionDep, _caller: CurrentUser) -> Cas
         )
         for e in case_events(session, case_id)
     ]
+    record_audit(
+        session,
+        "message.read",
+        actor=caller.audit_actor(),
+        patient_id=message.patient_id,
+        case_id=case.id,
+        message_id=message.id,
+    )
+    session.commit()
     return out
 
 

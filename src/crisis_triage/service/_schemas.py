@@ -149,6 +149,7 @@ class MessageOut(BaseModel):
     sent_at: datetime
     received_at: datetime
     text: str
+    text_purged_at: datetime | None = None  # set: the text was purged (retention or erasure)
     score_status: str
     score: float | None
     flagged: bool | None

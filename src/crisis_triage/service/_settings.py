@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from crisis_triage.storage import default_database_url
+from crisis_triage.storage import EncryptionError, KeyRing, default_database_url, load_keyring
 from crisis_triage.triage import TriagePolicy
 
 # Placeholders that are fine on a laptop and refused anywhere else.
@@ -53,11 +53,31 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(default=1.0, gt=0)
     sse_poll_seconds: float = Field(default=1.0, gt=0)
     token_ttl_minutes: int = Field(default=720, ge=1)
+    login_attempts_per_minute: int = Field(
+        default=20, ge=1, description="login attempts per client address per minute (429 past)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line (for log shippers)"
+    )
     session_idle_minutes: int = Field(
         default=30, ge=1, description="a dashboard login ends after this long without use"
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_size: int = Field(default=500, ge=1)
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="id:base64key,... (first one encrypts, all decrypt); "
+        "`crisis-triage keys generate` prints a key",
+    )
+    encryption_key_file: Path | None = Field(
+        default=None, description="a file with one id:base64key per line (first one encrypts)"
+    )
+    retention_text_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="purge message text and notes this many days after a case is resolved "
+        "(`crisis-triage retention run`); unset: keep them",
+    )
     max_in_flight: int | None = Field(
         default=None,
         ge=1,
@@ -82,7 +102,31 @@ class Settings(BaseSettings):
             raise ValueError("set CRISIS_TRIAGE_SECRET_KEY: the placeholder is for development")
         if self.webhook_urls and self.webhook_secret.get_secret_value() == DEFAULT_WEBHOOK_SECRET:
             raise ValueError("set CRISIS_TRIAGE_WEBHOOK_SECRET: the placeholder is for development")
+        if self.encryption_keys is None and self.encryption_key_file is None:
+            raise ValueError(
+                "set CRISIS_TRIAGE_ENCRYPTION_KEYS or CRISIS_TRIAGE_ENCRYPTION_KEY_FILE: "
+                "message text is encrypted at rest (`crisis-triage keys generate`)"
+            )
         return self
+
+    @model_validator(mode="after")
+    def _readable_keys(self) -> Settings:
+        if self.encryption_keys is not None or self.encryption_key_file is not None:
+            try:
+                self.keyring()
+            except EncryptionError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+    def keyring(self) -> KeyRing:
+        """The encryption keys (in development without any: a generated dev key file)."""
+        keys = self.encryption_keys.get_secret_value() if self.encryption_keys else None
+        return load_keyring(
+            self.resolved_database_url(),
+            keys=keys,
+            key_file=self.encryption_key_file,
+            allow_dev_key=self.environment == "development",
+        )
 
     def in_flight_limit(self) -> int:
         return self.max_in_flight or 2 * self.db_pool_size

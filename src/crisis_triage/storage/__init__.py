@@ -1,9 +1,18 @@
 """The database: SQLAlchemy models, engines and sessions, and the packaged Alembic migrations.
 
+Message text, notes and reasons are encrypted at rest with a ``KeyRing`` attached to each
+engine (``make_engine(url, keyring=...)``); ``rotate_keys`` moves stored values to a new key.
 The same schema runs on SQLite (the default, a file in the user's data directory) and
 PostgreSQL (``postgresql://...``); ``upgrade(engine)`` migrates either to the packaged head.
 """
 
+from crisis_triage.storage._crypto import (
+    DecryptionError,
+    EncryptionError,
+    KeyRing,
+    generate_key_line,
+)
+from crisis_triage.storage._encrypted import UNREADABLE_TEXT, engine_keyring
 from crisis_triage.storage._engine import (
     MIGRATIONS_DIR,
     DatabaseError,
@@ -18,9 +27,12 @@ from crisis_triage.storage._engine import (
     normalise_url,
     upgrade,
 )
+from crisis_triage.storage._keys import load_keyring
 from crisis_triage.storage._models import (
     Alert,
     ApiKey,
+    AuditEntry,
+    AuditLogIsAppendOnlyError,
     AuthToken,
     Base,
     Case,
@@ -31,19 +43,28 @@ from crisis_triage.storage._models import (
     User,
     WebhookDelivery,
 )
+from crisis_triage.storage._rotation import ColumnCounts, RotationReport, rotate_keys
 from crisis_triage.storage._types import UTCDateTime, utcnow
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "UNREADABLE_TEXT",
     "Alert",
     "ApiKey",
+    "AuditEntry",
+    "AuditLogIsAppendOnlyError",
     "AuthToken",
     "Base",
     "Case",
     "CaseEvent",
+    "ColumnCounts",
     "DatabaseError",
+    "DecryptionError",
+    "EncryptionError",
+    "KeyRing",
     "Message",
     "PatientReply",
+    "RotationReport",
     "SettingOverride",
     "UTCDateTime",
     "User",
@@ -52,11 +73,15 @@ __all__ = [
     "current_revision",
     "default_database_url",
     "downgrade",
+    "engine_keyring",
+    "generate_key_line",
     "head_revision",
+    "load_keyring",
     "lock_for_write",
     "make_engine",
     "make_session_factory",
     "normalise_url",
+    "rotate_keys",
     "upgrade",
     "utcnow",
 ]

@@ -13,6 +13,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from crisis_triage.storage._crypto import KeyRing
+from crisis_triage.storage._encrypted import attach_keyring
+from crisis_triage.storage._keys import keyring_from_environment
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 APP_NAME = "crisis-triage"
 
@@ -37,9 +41,17 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, pre_ping: bool = False, echo: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    pre_ping: bool = False,
+    echo: bool = False,
+    keyring: KeyRing | None = None,
 ) -> Engine:
     """An engine for ``url`` with settings that keep SQLite and PostgreSQL behaving alike.
+
+    Message text and notes are encrypted with ``keyring``; without one, the keys come from the
+    ``CRISIS_TRIAGE_ENCRYPTION_*`` variables (or a development key: see ``load_keyring``).
 
     SQL parameters are hidden from error messages (``hide_parameters``) so that message text
     can never reach a log or a traceback through a database error.  ``pre_ping`` tests each
@@ -48,6 +60,7 @@ def make_engine(
     """
     url = normalise_url(url)
     parsed = make_url(url)
+    keyring = keyring or keyring_from_environment(url)
     kwargs: dict[str, Any] = {"hide_parameters": True, "echo": echo}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -61,6 +74,7 @@ def make_engine(
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    attach_keyring(engine, keyring)
     return engine
 
 

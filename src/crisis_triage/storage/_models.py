@@ -2,7 +2,8 @@
 
 Message text lives only in ``messages.text`` (and notes in ``cases.note`` / ``case_events.note``):
 every other table holds ids, hashes, lengths and codes, so alerts, webhooks and metrics can never
-carry it.  Field-level encryption (a later issue) wraps exactly these columns.
+carry it.  Those columns, the reasons (which quote the text), the demographics and the replies
+are encrypted at rest (``EncryptedText`` / ``EncryptedJSON``, see docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
-    Text,
+    event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 
+from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText
 from crisis_triage.storage._types import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -56,6 +58,11 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Lockout: failed logins counted within a window since the first of them; at the limit the
+    # account is locked until ``locked_until`` (see triage.authenticate).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    first_failed_login_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
 
 
 class AuthToken(Base):
@@ -99,19 +106,25 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(32))
     sent_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("messages.text"))
     text_sha256: Mapped[str] = mapped_column(String(64))
     text_length: Mapped[int] = mapped_column(Integer)
-    demographics: Mapped[dict[str, Any] | None]
+    demographics: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("messages.demographics")
+    )
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     score_status: Mapped[str] = mapped_column(String(16))
     probability: Mapped[float | None] = mapped_column(Float)
     flagged: Mapped[bool | None] = mapped_column(Boolean)
     threshold: Mapped[float | None] = mapped_column(Float)
     categories: Mapped[list[str]] = mapped_column(default=list)
-    reasons: Mapped[list[str]] = mapped_column(default=list)
+    reasons: Mapped[list[str]] = mapped_column(
+        EncryptedJSON("messages.reasons", unreadable="list"), default=list
+    )
     model_version: Mapped[str | None] = mapped_column(String(64))
     score_error: Mapped[str | None] = mapped_column(String(64))
+    # Set when the retention policy or an erasure request removed the text, reasons and notes.
+    text_purged_at: Mapped[datetime | None]
 
 
 class Case(Base):
@@ -139,7 +152,7 @@ class Case(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     disposition: Mapped[str | None] = mapped_column(String(32))
     crisis_type: Mapped[str | None] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(EncryptedText("cases.note"))
     version: Mapped[int] = mapped_column(Integer)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy convention)
@@ -170,7 +183,7 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     disposition: Mapped[str | None] = mapped_column(String(32))
     crisis_type: Mapped[str | None] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(EncryptedText("case_events.note"))
 
 
 class Alert(Base):
@@ -221,8 +234,61 @@ class PatientReply(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     patient_id: Mapped[str] = mapped_column(String(128))
     channel: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("patient_replies.text"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, hash-chained audit log (see ``triage.record_audit``).
+
+    Who (actor kind/id/name), what (action, outcome, ids), when (``at``), from where
+    (``origin``); ``details`` holds ids, codes and counts only.  ``entry_hash`` is the SHA-256 of
+    the entry's canonical form including ``prev_hash``, the previous entry's hash.  The
+    application refuses to update or delete these rows, and so do database triggers.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(100))
+    origin: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[str | None] = mapped_column(String(128))
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any] | None]
+    # Unique: two entries can never follow the same one, so the chain cannot fork.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor", "actor_kind", "actor_id"),
+        Index("ix_audit_log_patient_id", "patient_id"),
+    )
+
+
+class AuditLogIsAppendOnlyError(RuntimeError):
+    """Raised on any attempt to change or delete an audit entry through the application."""
+
+
+def _refuse_change(_mapper: Any, _connection: Any, target: AuditEntry) -> None:
+    raise AuditLogIsAppendOnlyError(f"audit entry {target.id} cannot be changed or deleted")
+
+
+def _refuse_bulk_change(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is AuditEntry:
+        raise AuditLogIsAppendOnlyError("audit entries cannot be changed or deleted")
+
+
+event.listen(AuditEntry, "before_update", _refuse_change)
+event.listen(AuditEntry, "before_delete", _refuse_change)
+event.listen(Session, "do_orm_execute", _refuse_bulk_change)
 
 
 class SettingOverride(Base):

@@ -3,6 +3,8 @@
 from crisis_triage.triage._accounts import (
     API_KEY_PREFIX,
     DEFAULT_SCOPES,
+    LOCKOUT_MINUTES,
+    LOCKOUT_THRESHOLD,
     MIN_PASSWORD_LENGTH,
     SCOPES,
     TOKEN_PREFIX,
@@ -30,7 +32,23 @@ from crisis_triage.triage._alerts import (
     queue_auto_reply,
     raise_alert,
 )
-from crisis_triage.triage._audit import AuditActor, AuditValue, audit_origin, record_audit
+from crisis_triage.triage._audit import (
+    ANONYMOUS,
+    GENESIS_HASH,
+    AuditActor,
+    AuditValue,
+    audit_origin,
+    hash_entry,
+    record_audit,
+)
+from crisis_triage.triage._audit_query import (
+    EXPORT_FIELDS,
+    AuditFilter,
+    ChainReport,
+    audit_entries,
+    entry_record,
+    verify_chain,
+)
 from crisis_triage.triage._cases import Actor, apply_action, case_events, escalate_overdue, get_case
 from crisis_triage.triage._errors import (
     AccountError,
@@ -75,6 +93,7 @@ from crisis_triage.triage._outbox import (
     sign,
     verify,
 )
+from crisis_triage.triage._patients import ErasureReport, erase_patient, export_patient
 from crisis_triage.triage._queue import (
     QUEUE_ORDER,
     QueueItem,
@@ -89,6 +108,7 @@ from crisis_triage.triage._redaction import (
     redact,
     sensitive,
 )
+from crisis_triage.triage._retention import RetentionReport, purge_expired_text
 from crisis_triage.triage._runtime import (
     RUNTIME_SETTINGS,
     RuntimeSetting,
@@ -126,10 +146,15 @@ from crisis_triage.triage._supervision import (
 )
 
 __all__ = [
+    "ANONYMOUS",
     "API_KEY_PREFIX",
     "CRISIS_LABEL",
     "DEFAULT_SCOPES",
+    "EXPORT_FIELDS",
+    "GENESIS_HASH",
     "LABEL_COLUMNS",
+    "LOCKOUT_MINUTES",
+    "LOCKOUT_THRESHOLD",
     "MIN_PASSWORD_LENGTH",
     "QUEUE_ORDER",
     "REDACTED",
@@ -148,12 +173,15 @@ __all__ = [
     "AlertKind",
     "AlertLoad",
     "AuditActor",
+    "AuditFilter",
     "AuditValue",
     "CaseStatus",
+    "ChainReport",
     "ConflictError",
     "DayReport",
     "DeliveryJob",
     "Disposition",
+    "ErasureReport",
     "FailedDelivery",
     "HistoryItem",
     "IdempotencyConflictError",
@@ -170,6 +198,7 @@ __all__ = [
     "Reason",
     "RedactingFilter",
     "ResponseTimeReport",
+    "RetentionReport",
     "Role",
     "RuntimeSetting",
     "SettingError",
@@ -183,6 +212,7 @@ __all__ = [
     "alerts_after",
     "apply_action",
     "apply_overrides",
+    "audit_entries",
     "audit_origin",
     "authenticate",
     "backoff",
@@ -194,8 +224,12 @@ __all__ = [
     "create_api_key",
     "create_user",
     "effective_policy",
+    "entry_record",
+    "erase_patient",
     "escalate_overdue",
+    "export_patient",
     "get_case",
+    "hash_entry",
     "highlight_spans",
     "ingest",
     "install_redaction",
@@ -214,6 +248,7 @@ __all__ = [
     "oversight",
     "parse_reasons",
     "patient_history",
+    "purge_expired_text",
     "queue_auto_reply",
     "queue_sort_key",
     "raise_alert",
@@ -234,5 +269,6 @@ __all__ = [
     "use_session",
     "usernames",
     "verify",
+    "verify_chain",
     "workload",
 ]

@@ -1,8 +1,10 @@
-"""Users, login tokens and platform API keys.
+"""Users, login tokens and platform API keys; every login, logout and change is audited.
 
-Passwords are hashed with argon2.  Tokens and API keys are long random strings of which only the
-SHA-256 is stored (a lookup by hash needs no slow hash: the keys carry 256 bits of entropy).
-User tokens start ``ctu_``, API keys ``ctk_``, so one ``Authorization: Bearer`` header serves both.
+Passwords are hashed with argon2.  ``LOCKOUT_THRESHOLD`` failed logins for one account within
+``LOCKOUT_MINUTES`` lock it for ``LOCKOUT_MINUTES`` (even the right password is refused
+meanwhile).  Tokens and API keys are long random strings of which only the SHA-256 is stored
+(a lookup by hash needs no slow hash: the keys carry 256 bits of entropy).  User tokens start
+``ctu_``, API keys ``ctk_``, so one ``Authorization: Bearer`` header serves both.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import ApiKey, AuthToken, User, utcnow
+from crisis_triage.storage import ApiKey, AuthToken, User, lock_for_write, utcnow
+from crisis_triage.triage._audit import AuditActor, AuditValue, record_audit
 from crisis_triage.triage._errors import AccountError
 from crisis_triage.triage._states import Role
 
@@ -27,6 +30,8 @@ API_KEY_PREFIX = "ctk_"
 MIN_PASSWORD_LENGTH = 10
 SCOPES = ("messages:write", "queue:read", "alerts:read", "metrics:read")
 DEFAULT_SCOPES = ("messages:write",)
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_MINUTES = 15
 
 _hasher = PasswordHasher()
 # Verified against when a username does not exist, so both paths cost the same.
@@ -37,8 +42,13 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def create_user(session: Session, username: str, password: str, role: Role) -> User:
-    """Add a user (commits).  Raises AccountError for a taken name or a weak password."""
+def create_user(
+    session: Session, username: str, password: str, role: Role, *, actor: AuditActor | None = None
+) -> User:
+    """Add a user (commits; audited as ``user.create`` by ``actor``).
+
+    Raises AccountError for a taken name or a weak password.
+    """
     username = username.strip()
     if not username or len(username) > 64:
         raise AccountError("a username has 1 to 64 characters")
@@ -47,6 +57,9 @@ def create_user(session: Session, username: str, password: str, role: Role) -> U
     user = User(username=username, password_hash=_hasher.hash(password), role=role.value)
     session.add(user)
     try:
+        session.flush()
+        details = {"user_id": user.id, "role": role.value}
+        record_audit(session, "user.create", actor=actor, details=details)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -54,16 +67,77 @@ def create_user(session: Session, username: str, password: str, role: Role) -> U
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None."""
+def authenticate(
+    session: Session, username: str, password: str, *, now: datetime | None = None
+) -> User | None:
+    """The active user with these credentials, or None.  Commits: every attempt is audited
+    (``auth.login``, ``auth.login_failed``, ``auth.lockout``) and counts towards the lockout.
+
+    The password hash is checked on every path, for unknown and locked accounts too, so the
+    answer takes the same time whichever way it goes.
+    """
+    now = now or utcnow()
     user = session.scalar(select(User).where(User.username == username))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        correct = True
     except (VerificationError, InvalidHashError):
+        correct = False
+    if user is None:
+        # Not the name itself: people type their password into the username field.
+        details: dict[str, AuditValue] = {
+            "reason": "unknown_user",
+            "username_sha256": _sha256(username)[:16],
+        }
+        record_audit(session, "auth.login_failed", actor=None, outcome="denied", details=details)
+        session.commit()
         return None
-    if user is None or not user.is_active:
+    user = _locked_row(session, user)
+    actor = AuditActor.for_user(user)
+    reason = None
+    if user.locked_until is not None and user.locked_until > now:
+        reason = "locked"
+    elif not correct:
+        reason = "wrong_password"
+        _count_failure(session, user, actor, now)
+    elif not user.is_active:
+        reason = "inactive"
+    if reason is not None:
+        record_audit(
+            session,
+            "auth.login_failed",
+            actor=actor,
+            outcome="denied",
+            details={"reason": reason},
+        )
+        session.commit()
         return None
+    user.failed_logins, user.first_failed_login_at, user.locked_until = 0, None, None
+    record_audit(session, "auth.login", actor=actor)
+    session.commit()
     return user
+
+
+def _locked_row(session: Session, user: User) -> User:
+    """``user`` re-read under a row lock, so concurrent failures are all counted."""
+    lock_for_write(session)
+    query = select(User).where(User.id == user.id).with_for_update()
+    locked = session.scalars(query.execution_options(populate_existing=True)).one()
+    return locked
+
+
+def _count_failure(session: Session, user: User, actor: AuditActor, now: datetime) -> None:
+    window = timedelta(minutes=LOCKOUT_MINUTES)
+    first = user.first_failed_login_at
+    if first is None or now - first >= window:
+        user.failed_logins, user.first_failed_login_at = 1, now
+    else:
+        user.failed_logins += 1
+    if user.failed_logins >= LOCKOUT_THRESHOLD:
+        user.locked_until = now + window
+        details = {"failures": user.failed_logins, "minutes": LOCKOUT_MINUTES}
+        record_audit(session, "auth.lockout", actor=actor, outcome="denied", details=details)
+        user.failed_logins, user.first_failed_login_at = 0, None
 
 
 def issue_token(
@@ -99,16 +173,26 @@ def resolve_token(session: Session, token: str, *, now: datetime | None = None) 
 
 
 def revoke_token(session: Session, token: str, *, now: datetime | None = None) -> None:
+    """Log out: the token stops working at once (commits; audited as ``auth.logout``)."""
     row = session.scalar(select(AuthToken).where(AuthToken.token_hash == _sha256(token)))
     if row is not None and row.revoked_at is None:
         row.revoked_at = now or utcnow()
+        user = session.get(User, row.user_id)
+        actor = AuditActor.for_user(user) if user is not None else None
+        details: dict[str, AuditValue] = {"token_id": row.id, "kind": row.kind}
+        record_audit(session, "auth.logout", actor=actor, details=details)
         session.commit()
 
 
 def create_api_key(
-    session: Session, name: str, scopes: Sequence[str] = DEFAULT_SCOPES
+    session: Session,
+    name: str,
+    scopes: Sequence[str] = DEFAULT_SCOPES,
+    *,
+    actor: AuditActor | None = None,
 ) -> tuple[str, ApiKey]:
-    """A new API key (commits); the key itself is returned only here, never stored."""
+    """A new API key (commits; audited as ``apikey.create`` by ``actor``); the key itself is
+    returned only here, never stored."""
     name = name.strip()
     if not name or len(name) > 100:
         raise AccountError("an API key name has 1 to 100 characters")
@@ -120,6 +204,9 @@ def create_api_key(
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(name=name, prefix=key[:12], key_hash=_sha256(key), scopes=sorted(set(scopes)))
     session.add(row)
+    session.flush()
+    details: dict[str, AuditValue] = {"api_key_id": row.id, "scopes": ",".join(row.scopes)}
+    record_audit(session, "apikey.create", actor=actor, details=details)
     session.commit()
     return key, row
 
@@ -133,10 +220,18 @@ def resolve_api_key(session: Session, key: str) -> ApiKey | None:
     return row
 
 
-def revoke_api_key(session: Session, key_id: int, *, now: datetime | None = None) -> ApiKey:
+def revoke_api_key(
+    session: Session,
+    key_id: int,
+    *,
+    now: datetime | None = None,
+    actor: AuditActor | None = None,
+) -> ApiKey:
+    """Revoke the key at once (commits; audited as ``apikey.revoke`` by ``actor``)."""
     row = session.get(ApiKey, key_id)
     if row is None:
         raise AccountError(f"API key {key_id} does not exist")
     row.revoked_at = row.revoked_at or now or utcnow()
+    record_audit(session, "apikey.revoke", actor=actor, details={"api_key_id": key_id})
     session.commit()
     return row

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from crisis_triage.storage import Case, CaseEvent, Message, utcnow
+from crisis_triage.storage import Case, CaseEvent, Message, User, utcnow
 from crisis_triage.triage._alerts import AlertKind, TriagePolicy, raise_alert
+from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._errors import ConflictError, InvalidTransitionError, NotFoundError
 from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._states import (
@@ -77,14 +78,21 @@ def apply_action(
 ) -> Case:
     """Move the case through ``action`` for ``actor``; flushes, the caller commits.
 
-    Raises NotFoundError, PermissionDeniedError, InvalidTransitionError, InvalidDispositionError,
-    or ConflictError when another transaction changed the case first.
+    Audited as ``case.<action>`` in the same transaction.  Raises NotFoundError,
+    PermissionDeniedError, InvalidTransitionError, InvalidDispositionError, or ConflictError
+    when another transaction changed the case first.
     """
     now = now or utcnow()
     with sensitive(note):
-        case = session.scalars(select(Case).where(Case.id == case_id).with_for_update()).first()
-        if case is None:
+        row = session.execute(
+            select(Case, Message.patient_id)
+            .join(Message, Message.id == Case.message_id)
+            .where(Case.id == case_id)
+            .with_for_update(of=Case)
+        ).first()
+        if row is None:
             raise NotFoundError(f"case {case_id} does not exist")
+        case, patient_id = row
         status = CaseStatus(case.status)
         target = next_status(status, action, escalated_before=case.escalated_at is not None)
         if actor.user_id is not None:
@@ -116,6 +124,22 @@ def apply_action(
         except StaleDataError:
             session.rollback()
             raise ConflictError(f"case {case_id} was changed by someone else: reload it") from None
+        details: dict[str, str | int | None] = {"from": status.value, "to": target.value}
+        if disposition is not None:
+            details["disposition"] = disposition.value
+        if crisis_type is not None:
+            details["crisis_type"] = crisis_type
+        if note:
+            details["note_length"] = len(note)
+        record_audit(
+            session,
+            f"case.{action.value}",
+            actor=_audit_actor(session, actor),
+            patient_id=patient_id,
+            case_id=case.id,
+            message_id=case.message_id,
+            details=details,
+        )
     log.info(
         "case %d %s -> %s by user %s",
         case.id,
@@ -124,6 +148,15 @@ def apply_action(
         actor.user_id or "system",
     )
     return case
+
+
+def _audit_actor(session: Session, actor: Actor) -> AuditActor:
+    """The audit log's name for ``actor`` (the user is normally already in the session)."""
+    if actor.user_id is None:
+        return AuditActor.system()
+    user = session.get(User, actor.user_id)
+    name = user.username if user is not None else ""
+    return AuditActor(kind="user", id=actor.user_id, name=name)
 
 
 def _apply(

@@ -2,7 +2,8 @@
 
 ``crisis`` is 1 for confirmed and missed crises, 0 for "not a crisis", and -1 (ambiguous, as in
 the data sheet) for "needs follow-up".  The export holds message text: it is for retraining in
-the same protected environment, never for logs or reports.
+the same protected environment, never for logs or reports.  Messages whose text was purged
+(retention, erasure) have nothing to learn from and are left out.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def iter_labels(
     stmt = (
         select(Message, Case)
         .join(Case, Case.message_id == Message.id)
-        .where(Case.disposition.is_not(None))
+        .where(Case.disposition.is_not(None), Message.text_purged_at.is_(None))
         .order_by(Case.resolved_at, Case.id)
         .execution_options(yield_per=chunk_size)
     )

@@ -21,6 +21,9 @@ REDACTED = "[redacted]"
 MIN_FRAGMENT = 12
 _SPLIT = re.compile(r"[\r\n.!?;]+")
 _sensitive: ContextVar[tuple[str, ...]] = ContextVar("crisis_triage_sensitive", default=())
+# Attributes every record has; anything else came in through ``extra=`` (and a structured
+# formatter would print it).
+_STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def _fragments(text: str) -> set[str]:
@@ -72,6 +75,9 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
+        for name, value in record.__dict__.items():
+            if isinstance(value, str) and name not in _STANDARD_ATTRIBUTES:
+                setattr(record, name, redact(value))
         return True
 
 

@@ -1,0 +1,116 @@
+"""``crisis-triage audit verify`` and ``crisis-triage audit export``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated
+
+import typer
+
+from crisis_triage.cli._admin import cli_actor, database_session
+from crisis_triage.cli._app import app
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from crisis_triage.triage import AuditFilter
+
+audit_app = typer.Typer(help="Check and export the audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain.  Exit code 0 when intact, 1 at the first broken
+    entry (its id is printed).  Keep the printed head hash elsewhere: a later run that shows a
+    different hash for that entry, or fewer entries, means the log was cut."""
+    from crisis_triage.triage import verify_chain
+
+    with database_session() as session:
+        report = verify_chain(session)
+    if report.ok:
+        head = f"entry {report.head_id} {report.head_hash}" if report.head_id else "empty"
+        typer.echo(f"audit log intact: {report.entries} entries; head {head}")
+        return
+    typer.echo(
+        f"audit log BROKEN at entry {report.broken_id}: {report.problem}; "
+        f"the {report.entries} entries before it are intact",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date or time; without a zone it is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        typer.echo(f"error: {option} must be an ISO 8601 date or time, e.g. 2026-11-22", err=True)
+        raise typer.Exit(2) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _write(session: Session, where: AuditFilter, out: IO[str], fmt: ExportFormat) -> int:
+    from crisis_triage.triage import EXPORT_FIELDS, audit_entries, entry_record
+
+    count = 0
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS) if fmt is ExportFormat.CSV else None
+    if writer is not None:
+        writer.writeheader()
+    for entry in audit_entries(session, where):
+        record = entry_record(entry)
+        if writer is not None:
+            record["details"] = json.dumps(record["details"], sort_keys=True)
+            writer.writerow(record)
+        else:
+            out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        count += 1
+    return count
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="the file to write")],
+    user: Annotated[str | None, typer.Option(help="entries by this username")] = None,
+    patient: Annotated[str | None, typer.Option(help="entries about this patient id")] = None,
+    since: Annotated[str | None, typer.Option(help="from this ISO time on (UTC if naive)")] = None,
+    until: Annotated[str | None, typer.Option(help="before this ISO time (UTC if naive)")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="this action, or a prefix with '*', e.g. 'case.*'")
+    ] = None,
+    fmt: Annotated[
+        ExportFormat | None,
+        typer.Option("--format", help="jsonl or csv; default from the file name (.csv: csv)"),
+    ] = None,
+) -> None:
+    """Write the matching audit entries, oldest first, as JSON lines or CSV.  The export
+    itself is audited (``audit.export``)."""
+    from crisis_triage.triage import AuditFilter, record_audit
+
+    where = AuditFilter(
+        user=user,
+        patient_id=patient,
+        since=_moment(since, "--since"),
+        until=_moment(until, "--until"),
+        action=action,
+    )
+    chosen = fmt or (ExportFormat.CSV if output.suffix.lower() == ".csv" else ExportFormat.JSONL)
+    with database_session() as session:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            count = _write(session, where, out, chosen)
+        details: dict[str, str | int | None] = {**where.describe(), "entries": count}
+        details["format"] = chosen.value
+        record_audit(session, "audit.export", actor=cli_actor(), details=details)
+        session.commit()
+    typer.echo(f"wrote {count} audit entries to {output}")

@@ -1,0 +1,72 @@
+"""Log configuration for the server: plain text or one JSON object per line, never message text.
+
+``logging_config(log_format, level)`` is a ``logging.config.dictConfig`` dictionary (uvicorn's
+``log_config``).  Whatever the format, the redacting record factory (``install_redaction``)
+stays on, and access-log lines lose their query strings (a search box's words must not reach
+a log).  Code logs ids, hashes, lengths and codes: never message text, notes, names or
+usernames (user ids instead).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from crisis_triage.triage import RedactingFilter
+
+ACCESS_LOGGER = "uvicorn.access"
+JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class DropQueryStringFilter(logging.Filter):
+    """Removes the query string from uvicorn access-log records (their third argument)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2].split("?", 1)[0]
+            record.args = (*args[:2], path, *args[3:])
+        return True
+
+
+def logging_config(log_format: str = "text", level: str = "info") -> dict[str, Any]:
+    """A dictConfig for the service's loggers, uvicorn's included."""
+    if log_format == "json":
+        formatter: dict[str, Any] = {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": JSON_FIELDS,
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        }
+    elif log_format == "text":
+        formatter = {"format": TEXT_FORMAT}
+    else:
+        raise ValueError(f"unknown log format {log_format!r}: use text or json")
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "default",
+        "stream": "ext://sys.stderr",
+        # Again at the handler: fields given with ``extra=`` are set after the record factory.
+        "filters": ["redact"],
+    }
+    upper = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "redact": {"()": RedactingFilter},
+            "drop_query": {"()": DropQueryStringFilter},
+        },
+        "formatters": {"default": formatter},
+        "handlers": {
+            "default": handler,
+            "access": {**handler, "filters": ["redact", "drop_query"]},
+        },
+        "loggers": {
+            "": {"handlers": ["default"], "level": upper},
+            "uvicorn": {"handlers": ["default"], "level": upper, "propagate": False},
+            "uvicorn.error": {"level": upper},
+            ACCESS_LOGGER: {"handlers": ["access"], "level": upper, "propagate": False},
+        },
+    }

@@ -1,0 +1,154 @@
+"""Field-level encryption: a key ring of AES-256-GCM keys and the stored envelope.
+
+A value is stored as ``ct1:<key id>:<base64(nonce || ciphertext || tag)>`` with a random 96-bit
+nonce.  The associated data is ``ct1:<key id>:<table.column>``, so a ciphertext only opens in the
+column it was written for (and under the key id it names).  The first key of the ring encrypts;
+every key decrypts, which is what lets keys rotate while the service keeps running.
+
+Errors name the column and the key id, never the plaintext or the ciphertext.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+ENVELOPE_VERSION = "ct1"
+ENVELOPE_PREFIX = f"{ENVELOPE_VERSION}:"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_TAG_BYTES = 16
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
+
+
+class EncryptionError(RuntimeError):
+    """Encryption is misconfigured: no keys, a malformed key, or an unreadable key file."""
+
+
+class DecryptionError(EncryptionError):
+    """A stored value cannot be decrypted (unknown key id, tampered, or in the wrong column).
+
+    The message says which column and key id, never what was stored.
+    """
+
+
+def is_envelope(value: str) -> bool:
+    return value.startswith(ENVELOPE_PREFIX)
+
+
+def envelope_key_id(value: str) -> str | None:
+    """The key id an envelope names, or None for a value that is not an envelope."""
+    if not is_envelope(value):
+        return None
+    parts = value.split(":", 2)
+    return parts[1] if len(parts) == 3 else None
+
+
+def generate_key_line(key_id: str | None = None) -> str:
+    """A new key as one ``id:base64key`` line (the id defaults to ``k<date>-<random>``)."""
+    key_id = key_id or f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(3)}"
+    _check_key_id(key_id)
+    return f"{key_id}:{base64.b64encode(os.urandom(KEY_BYTES)).decode('ascii')}"
+
+
+def _check_key_id(key_id: str) -> None:
+    if not _KEY_ID.fullmatch(key_id):
+        raise EncryptionError(
+            f"key id {key_id!r} must be 1-32 letters, digits or '-' (not starting with '-')"
+        )
+
+
+class KeyRing:
+    """AES-256-GCM keys by id; the first one (``active_id``) encrypts, all of them decrypt."""
+
+    __slots__ = ("_ciphers", "active_id")
+
+    def __init__(self, keys: Iterable[tuple[str, bytes]]) -> None:
+        self._ciphers: dict[str, AESGCM] = {}
+        for key_id, key in keys:
+            _check_key_id(key_id)
+            if len(key) != KEY_BYTES:
+                raise EncryptionError(f"key {key_id!r} must be {KEY_BYTES} bytes (AES-256)")
+            if key_id in self._ciphers:
+                raise EncryptionError(f"key id {key_id!r} appears twice")
+            self._ciphers[key_id] = AESGCM(key)
+        if not self._ciphers:
+            raise EncryptionError("the key ring is empty")
+        self.active_id: str = next(iter(self._ciphers))
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._ciphers)
+
+    def __repr__(self) -> str:  # never the keys themselves
+        return f"KeyRing(active={self.active_id!r}, ids={list(self._ciphers)!r})"
+
+    @classmethod
+    def parse(cls, spec: str) -> KeyRing:
+        """Keys from ``id:base64key`` entries separated by commas or new lines (``#`` comments)."""
+        keys = []
+        for raw in re.split(r"[,\n]", spec):
+            entry = raw.split("#", 1)[0].strip()
+            if not entry:
+                continue
+            key_id, sep, encoded = entry.partition(":")
+            if not sep:
+                raise EncryptionError("each key must be written as id:base64key")
+            try:
+                key = base64.b64decode(encoded.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                raise EncryptionError(f"key {key_id.strip()!r} is not valid base64") from None
+            keys.append((key_id.strip(), key))
+        return cls(keys)
+
+    @classmethod
+    def from_file(cls, path: Path) -> KeyRing:
+        try:
+            return cls.parse(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise EncryptionError(f"cannot read key file {path}: {type(exc).__name__}") from None
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        """Encrypt ``plaintext`` for the column named ``context`` (``table.column``)."""
+        nonce = os.urandom(NONCE_BYTES)
+        aad = _aad(self.active_id, context)
+        sealed = self._ciphers[self.active_id].encrypt(nonce, plaintext.encode("utf-8"), aad)
+        body = base64.b64encode(nonce + sealed).decode("ascii")
+        return f"{ENVELOPE_PREFIX}{self.active_id}:{body}"
+
+    def decrypt(self, stored: str, context: str) -> str:
+        """The plaintext of an envelope written for ``context``, or DecryptionError."""
+        parts = stored.split(":", 2)
+        if len(parts) != 3 or parts[0] != ENVELOPE_VERSION:
+            raise DecryptionError(f"{context}: not an encrypted value")
+        key_id, body = parts[1], parts[2]
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise DecryptionError(f"{context}: key {key_id!r} is not in the key ring")
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise DecryptionError(f"{context}: key {key_id!r}: malformed envelope") from None
+        if len(raw) < NONCE_BYTES + _TAG_BYTES:
+            raise DecryptionError(f"{context}: key {key_id!r}: malformed envelope")
+        try:
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(key_id, context))
+        except InvalidTag:
+            raise DecryptionError(
+                f"{context}: key {key_id!r}: authentication failed (tampered, or written "
+                "for another column)"
+            ) from None
+        return plain.decode("utf-8")
+
+
+def _aad(key_id: str, context: str) -> bytes:
+    return f"{ENVELOPE_PREFIX}{key_id}:{context}".encode()
