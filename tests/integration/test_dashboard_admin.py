@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web_helpers import (
     SECRET_TEXT,
+    Audits,
     log_in,
     post_form,
     send,
@@ -35,7 +35,7 @@ from crisis_triage.web import create_app
 
 
 def test_admin_creates_changes_and_deactivates_users(
-    web: TestClient, db: Session, audits: list[dict[str, Any]]
+    web: TestClient, db: Session, audits: Audits
 ) -> None:
     log_in(web, "ada")
     reply = post_form(
@@ -53,8 +53,10 @@ def test_admin_creates_changes_and_deactivates_users(
     assert reply.status_code == 303
     db.refresh(nina)
     assert (nina.role, nina.is_active) == ("supervisor", False)
-    assert [a["action"] for a in audits] == ["user.create", "user.update"]
-    assert audits[1]["details"] == {
+    entries = audits()
+    assert [a["action"] for a in entries] == ["user.create", "user.update"]
+    assert {a["actor_name"] for a in entries} == {"ada"}
+    assert entries[1]["details"] == {
         "user_id": nina.id,
         "role": "specialist->supervisor",
         "is_active": "true->false",
@@ -70,9 +72,7 @@ def test_the_last_admin_cannot_demote_themselves(web: TestClient, users: dict[st
     assert "last active admin" in reply.text
 
 
-def test_a_new_api_key_is_shown_once_and_can_be_revoked(
-    web: TestClient, audits: list[dict[str, Any]]
-) -> None:
+def test_a_new_api_key_is_shown_once_and_can_be_revoked(web: TestClient, audits: Audits) -> None:
     log_in(web, "ada")
     reply = post_form(
         web, "/admin", "/admin/apikeys", {"name": "dashboards", "scopes": ["queue:read"]}
@@ -90,12 +90,14 @@ def test_a_new_api_key_is_shown_once_and_can_be_revoked(
     assert (
         web.get("/v1/queue", headers={"Authorization": f"Bearer {key.group(1)}"}).status_code == 401
     )
-    assert [a["action"] for a in audits] == ["apikey.create", "apikey.revoke"]
-    assert key.group(1) not in str(audits)
+    entries = audits()
+    assert [a["action"] for a in entries] == ["apikey.create", "apikey.revoke"]
+    assert {a["actor_name"] for a in entries} == {"ada"}
+    assert key.group(1) not in str(entries)
 
 
 def test_runtime_settings_override_the_environment_in_the_running_service(
-    web: TestClient, platform: dict[str, str], db: Session, audits: list[dict[str, Any]]
+    web: TestClient, platform: dict[str, str], db: Session, audits: Audits
 ) -> None:
     log_in(web, "ada")
     reply = post_form(
@@ -110,7 +112,11 @@ def test_runtime_settings_override_the_environment_in_the_running_service(
         5.0,
         "If you are in danger, call 988.",
     )
-    assert sorted(a["details"]["key"] for a in audits) == ["auto_reply_text", "escalation_minutes"]
+    settings = [a for a in audits() if a["action"] == "settings.update"]
+    assert sorted(a["details"]["key"] for a in settings) == [
+        "auto_reply_text",
+        "escalation_minutes",
+    ]
     send(web, platform, SECRET_TEXT)  # a flagged message now gets the automatic reply
     from crisis_triage.storage import PatientReply
 

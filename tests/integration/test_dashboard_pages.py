@@ -4,12 +4,12 @@ show, the case actions and dispositions, and the audit calls they make."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from web_helpers import (
     SECRET_TEXT,
+    Audits,
     log_in,
     post_form,
     send,
@@ -28,7 +28,7 @@ from crisis_triage.storage import Case
 
 
 def test_queue_lists_crises_first_with_a_label_and_a_preview(
-    web: TestClient, platform: dict[str, str], audits: list[dict[str, Any]]
+    web: TestClient, platform: dict[str, str], audits: Audits
 ) -> None:
     routine = send(web, platform, "Can I move my appointment to Tuesday?", "p-2")
     crisis = send(web, platform, SECRET_TEXT, "p-3")
@@ -39,23 +39,26 @@ def test_queue_lists_crises_first_with_a_label_and_a_preview(
     assert "Crisis</span>" in html and "Routine</span>" in html  # a word, not colour alone
     assert SECRET_TEXT in html and "p-3" in html
     assert "<title>(1) Queue" in html
-    assert sorted((a["action"], a["case_id"]) for a in audits) == [
-        ("message.read", routine),
-        ("message.read", crisis),
-    ]
-    assert audits[0]["actor"].kind == "user" and audits[0]["actor"].name == "sam"
+    reads = [a for a in audits() if a["action"] == "message.read"]
+    assert sorted(a["case_id"] for a in reads) == [routine, crisis]
+    assert {(a["actor_kind"], a["actor_name"]) for a in reads} == {("user", "sam")}
+    assert {a["patient_id"] for a in reads} == {"p-2", "p-3"}
 
 
 def test_queue_rows_refresh_only_when_something_changed(
-    web: TestClient, platform: dict[str, str], audits: list[dict[str, Any]]
+    web: TestClient, platform: dict[str, str], audits: Audits
 ) -> None:
     first = send(web, platform, "hello there")
     log_in(web, "sam")
+
+    def read_cases() -> list[int]:
+        return [a["case_id"] for a in audits() if a["action"] == "message.read"]
+
     web.get("/queue")  # the page shows (and audits) the first message
     reply = web.get("/queue/rows")
     signature = reply.headers["x-queue-signature"]
     assert web.get(f"/queue/rows?signature={signature}").status_code == 204
-    assert [a["case_id"] for a in audits] == [first]
+    assert read_cases() == [first]
     crisis = send(web, platform, SECRET_TEXT)
     reply = web.get(f"/queue/rows?signature={signature}")
     assert reply.status_code == 200
@@ -63,11 +66,11 @@ def test_queue_rows_refresh_only_when_something_changed(
     assert f'data-case="{crisis}"' in reply.text
     # The refresh audits only the preview this page had not shown before; the server keeps
     # track, whatever the page claims.
-    assert [a["case_id"] for a in audits] == [first, crisis]
+    assert read_cases() == [first, crisis]
     web.get("/queue/rows")
-    assert len(audits) == 2
+    assert len(read_cases()) == 2
     web.get("/queue")  # a new page load shows (and audits) everything again
-    assert sorted(a["case_id"] for a in audits[2:]) == [first, crisis]
+    assert sorted(read_cases()[2:]) == [first, crisis]
 
 
 def test_queue_rows_tell_the_script_to_log_in_again(web: TestClient) -> None:
@@ -92,7 +95,7 @@ def test_claim_next_opens_the_top_case(web: TestClient, platform: dict[str, str]
 
 
 def test_case_page_highlights_terms_explains_and_shows_the_patient(
-    web: TestClient, platform: dict[str, str], audits: list[dict[str, Any]]
+    web: TestClient, platform: dict[str, str], audits: Audits
 ) -> None:
     earlier = send(web, platform, "my prescription ran out", "p-5")
     case_id = send(web, platform, SECRET_TEXT, "p-5")
@@ -107,7 +110,7 @@ def test_case_page_highlights_terms_explains_and_shows_the_patient(
     assert f'href="/cases/{earlier}"' in html
     read = sorted(
         (a["case_id"], a["message_id"], a["patient_id"])
-        for a in audits
+        for a in audits()
         if a["action"] == "message.read"
     )
     assert [r[0] for r in read] == [earlier, case_id]
@@ -134,7 +137,7 @@ def test_case_page_offers_only_the_actions_the_state_machine_allows(
 
 
 def test_claim_acknowledge_resolve_as_a_crisis(
-    web: TestClient, platform: dict[str, str], db: Session, audits: list[dict[str, Any]]
+    web: TestClient, platform: dict[str, str], db: Session, audits: Audits
 ) -> None:
     case_id = send(web, platform, SECRET_TEXT)
     log_in(web, "sam")
@@ -157,8 +160,11 @@ def test_claim_acknowledge_resolve_as_a_crisis(
         "SI/OD",
         "called",
     )
-    actions = [a["action"] for a in audits if a["action"].startswith("case.")]
-    assert actions == ["case.claim", "case.acknowledge", "case.resolve"]
+    changes = [a for a in audits() if a["action"].startswith("case.")]
+    # Each action audited once (by triage.apply_action), by the logged-in user.
+    assert [a["action"] for a in changes] == ["case.claim", "case.acknowledge", "case.resolve"]
+    assert {a["actor_name"] for a in changes} == {"sam"}
+    assert changes[-1]["details"]["disposition"] == "confirmed_crisis"
     assert "Case resolved." in web.get("/queue?done=resolved").text
 
 

@@ -1,5 +1,5 @@
 """Fixtures and helpers for the dashboard tests: users, a web client, logging in, posting
-forms with their CSRF token, and a recorder of the audit calls the pages make.
+forms with their CSRF token, and the audit log as stored.
 
 Test modules import the fixtures they use by name.
 """
@@ -9,20 +9,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer, message
 from service_helpers import PASSWORD, Factory, empty_tables, settings_for
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import make_engine, make_session_factory
+from crisis_triage.storage import AuditEntry, make_engine, make_session_factory
 from crisis_triage.triage import Role
-from crisis_triage.web import _pages_admin, _pages_case, _pages_queue, create_app
+from crisis_triage.web import create_app
 
 SECRET_TEXT = "I will take an overdose of my pills tonight"
+Audits = Callable[[], list[dict[str, Any]]]
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -81,16 +83,29 @@ def platform(db: Session) -> dict[str, str]:
 
 
 @pytest.fixture
-def audits(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every record_audit call the pages make (the real one is a stub being built)."""
-    calls: list[dict[str, Any]] = []
+def audits(db: Session) -> Audits:
+    """Reads the audit log as stored so far (logins and logouts left out), oldest first."""
 
-    def record(_session: Session, action: str, **fields: Any) -> None:
-        calls.append({"action": action, **fields})
+    def entries() -> list[dict[str, Any]]:
+        db.expire_all()
+        rows = db.scalars(
+            select(AuditEntry).where(AuditEntry.action.not_like("auth.%")).order_by(AuditEntry.id)
+        )
+        return [
+            {
+                "action": e.action,
+                "actor_kind": e.actor_kind,
+                "actor_name": e.actor_name,
+                "outcome": e.outcome,
+                "patient_id": e.patient_id,
+                "case_id": e.case_id,
+                "message_id": e.message_id,
+                "details": e.details,
+            }
+            for e in rows
+        ]
 
-    for module in (_pages_queue, _pages_case, _pages_admin):
-        monkeypatch.setattr(module, "record_audit", record)
-    return calls
+    return entries
 
 
 def make_client(url: str, base_url: str = "http://testserver", **overrides: Any) -> TestClient:

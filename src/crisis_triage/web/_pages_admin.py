@@ -137,18 +137,11 @@ def add_user(
     role: Annotated[str, Form(max_length=16)] = Role.SPECIALIST.value,
 ) -> Response:
     try:
-        created = create_user(session, username, password, Role(role))
+        create_user(session, username, password, Role(role), actor=user.audit_actor())
     except (AccountError, ValueError) as exc:
         message = str(exc) if isinstance(exc, AccountError) else "choose a role"
         return _admin_page(request, state, session, user, error=message, status=400)
-    record_audit(
-        session,
-        "user.create",
-        actor=user.audit_actor(),
-        details={"user_id": created.id, "role": created.role},
-    )
-    session.commit()
-    return _done("user_created")
+    return _done("user_created")  # create_user committed and audited it
 
 
 @router.post("/admin/users/{user_id}")
@@ -190,17 +183,11 @@ def add_api_key(
     scopes: Annotated[list[str] | None, Form(max_length=8)] = None,
 ) -> Response:
     try:
-        key, row = create_api_key(session, name, scopes or [])
+        key, _row = create_api_key(session, name, scopes or [], actor=user.audit_actor())
     except AccountError as exc:
         return _admin_page(request, state, session, user, error=str(exc), status=400)
-    record_audit(
-        session,
-        "apikey.create",
-        actor=user.audit_actor(),
-        details={"key_id": row.id, "prefix": row.prefix, "scopes": ",".join(row.scopes)},
-    )
-    session.commit()
-    # Shown once, on this page only (not in a redirect URL, never stored).
+    # Committed and audited by create_api_key.  The key is shown once, on this page only
+    # (never in a redirect URL, never stored).
     return _admin_page(request, state, session, user, new_key=key, status=201)
 
 
@@ -209,17 +196,10 @@ def revoke_key(
     key_id: Id, request: Request, state: StateDep, session: SessionDep, user: AdminForm
 ) -> Response:
     try:
-        row = revoke_api_key(session, key_id)
+        revoke_api_key(session, key_id, actor=user.audit_actor())
     except AccountError as exc:
         return _admin_page(request, state, session, user, error=str(exc), status=404)
-    record_audit(
-        session,
-        "apikey.revoke",
-        actor=user.audit_actor(),
-        details={"key_id": row.id, "prefix": row.prefix},
-    )
-    session.commit()
-    return _done("key_revoked")
+    return _done("key_revoked")  # revoke_api_key committed and audited it
 
 
 @router.post("/admin/settings")

@@ -223,14 +223,7 @@ def resolve(
         )
     except TriageError as exc:
         return _failed(request, session, user, case_id, exc, form)
-    record_audit(
-        session,
-        "case.resolve",
-        actor=user.audit_actor(),
-        case_id=case_id,
-        details={"disposition": chosen.value},
-    )
-    session.commit()
+    session.commit()  # apply_action audited it as case.resolve
     return RedirectResponse("/queue?done=resolved", status_code=303)
 
 
@@ -248,8 +241,7 @@ def act(
         apply_action(session, case_id, step, user.actor(), note=note.strip() or None)
     except TriageError as exc:
         return _failed(request, session, user, case_id, exc)
-    record_audit(session, f"case.{step.value}", actor=user.audit_actor(), case_id=case_id)
-    session.commit()
+    session.commit()  # apply_action audited it as case.<action>
     if step in (Action.RELEASE, Action.ESCALATE):
         done = "released" if step is Action.RELEASE else "escalated"
         return RedirectResponse(f"/queue?done={done}", status_code=303)

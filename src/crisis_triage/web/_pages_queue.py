@@ -123,9 +123,7 @@ def queue_rows(
 
 @router.post("/queue/claim")
 def claim_top(session: SessionDep, user: SpecialistForm) -> Response:
-    case = claim_next(session, user.actor())
+    case = claim_next(session, user.actor())  # commits; audited as case.claim
     if case is None:
         return RedirectResponse("/queue?done=empty", status_code=303)
-    record_audit(session, "case.claim", actor=user.audit_actor(), case_id=case.id)
-    session.commit()
     return RedirectResponse(f"/cases/{case.id}", status_code=303)

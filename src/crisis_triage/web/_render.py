@@ -15,18 +15,9 @@ from crisis_triage.web._security import CSRF_FIELD, WebUser
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
-# Pages hold patient messages: no caching, nothing loaded from elsewhere, no framing.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "object-src 'none'"
-    ),
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
+# Pages hold patient messages: never stored by a browser or a proxy.  (The service's security
+# middleware adds the Content-Security-Policy, framing and referrer headers to every response.)
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 def waited(seconds: float) -> str:
