@@ -29,6 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
     root = logging.getLogger()
     root.addHandler(_collector)
     root.setLevel(logging.DEBUG)
+    # The browser driver's wire log echoes the pages the test reads and the keys it types:
+    # that is the test harness talking to Chromium, not the system under test logging.
+    for harness in ("selenium", "urllib3"):
+        logging.getLogger(harness).setLevel(logging.WARNING)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -28,7 +28,7 @@ from web_helpers import platform as platform
 from web_helpers import users as users
 from web_helpers import web as web
 
-from crisis_triage.storage import AuthToken, User
+from crisis_triage.storage import AuthToken, User, generate_key_line
 from crisis_triage.triage import Role
 
 # --- sessions and login ---------------------------------------------------------------------
@@ -65,7 +65,11 @@ def test_login_sets_a_strict_http_only_session_cookie_and_follows_next(web: Test
 def test_session_cookie_is_secure_outside_development(
     sqlite_url: str, users: dict[str, int]
 ) -> None:
-    settings = {"environment": "production", "secret_key": "s" * 40}
+    settings = {
+        "environment": "production",
+        "secret_key": "s" * 40,
+        "encryption_keys": generate_key_line("prod"),
+    }
     with make_client(sqlite_url, "https://testserver", **settings) as client:
         page = client.get("/login")
         reply = client.post(

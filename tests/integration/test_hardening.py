@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from crisis_triage.service import Settings, create_app
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
 from crisis_triage.service._security import CONTENT_SECURITY_POLICY
-from crisis_triage.storage import utcnow
+from crisis_triage.storage import generate_key_line, utcnow
 from crisis_triage.triage import Role, create_user, issue_token
 
 COMMON = {
@@ -71,7 +71,12 @@ def test_api_replies_with_patient_data_are_never_cached(
 
 
 def test_outside_development_responses_ask_for_https_only(sqlite_url: str) -> None:
-    settings = settings_for(sqlite_url, environment="production", secret_key="s3cret-" * 6)
+    settings = settings_for(
+        sqlite_url,
+        environment="production",
+        secret_key="s3cret-" * 6,
+        encryption_keys=generate_key_line("prod"),
+    )
     with TestClient(create_app(settings, scorer=None)) as client:
         reply = client.get("/healthz")
     assert reply.headers["strict-transport-security"].startswith("max-age=31536000")

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis_triage.storage import Case, Message
@@ -134,17 +134,12 @@ def message_previews(
     """The first ``length`` characters of each message, on one line (for the queue)."""
     if not message_ids:
         return {}
-    # Runs of whitespace collapse, so read more than we show; text_length says if there is more.
-    window = 4 * length
-    rows = session.execute(
-        select(Message.id, func.substr(Message.text, 1, window), Message.text_length).where(
-            Message.id.in_(message_ids)
-        )
-    )
+    # The text is encrypted at rest, so it is read whole and cut here, not in SQL.
+    rows = session.execute(select(Message.id, Message.text).where(Message.id.in_(message_ids)))
     previews = {}
-    for message_id, start, full_length in rows:
-        line = " ".join(str(start).split())
-        if len(line) > length or full_length > window:
+    for message_id, text in rows:
+        line = " ".join(str(text).split())
+        if len(line) > length:
             line = line[: length - 1].rstrip() + "…"
         previews[message_id] = line
     return previews
