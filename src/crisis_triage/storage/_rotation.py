@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from crisis_triage.storage._crypto import ENVELOPE_PREFIX, DecryptionError, KeyRing, is_envelope
 from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText, engine_keyring
-from crisis_triage.storage._engine import lock_for_write
+from crisis_triage.storage._engine import lock_for_write, release_old_pages
 from crisis_triage.storage._models import Base
 
 
@@ -67,6 +67,8 @@ def rotate_keys(
         for _batch in _batches(engine, table, column, keyring.active_id, batch_size, counts):
             if on_batch is not None:
                 on_batch(name, counts)
+    with Session(engine) as session:
+        release_old_pages(session)
     return report
 
 

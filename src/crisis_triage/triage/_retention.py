@@ -16,7 +16,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import Case, CaseEvent, Message, PatientReply, lock_for_write, utcnow
+from crisis_triage.storage import (
+    Case,
+    CaseEvent,
+    Message,
+    PatientReply,
+    lock_for_write,
+    release_old_pages,
+    utcnow,
+)
 from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._states import CaseStatus
 
@@ -79,7 +87,7 @@ def purge_expired_text(
     if not dry_run:
         details: dict[str, str | int | None] = {"days": days, **totals}
         record_audit(session, "retention.purge", actor=actor or AuditActor.cli(), details=details)
-        session.commit()
+        release_old_pages(session)
     return report
 
 
