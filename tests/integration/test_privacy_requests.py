@@ -198,6 +198,7 @@ def test_retention_and_patient_commands(tmp_path: Path, monkeypatch: pytest.Monk
     assert refused.exit_code == 1 and "still open" in refused.output
     erased = runner.invoke(app, ["patients", "erase", "p-cli", "--yes", "--force"])
     assert erased.exit_code == 0 and "erased 1 message(s)" in erased.output
+    assert "erased-" not in erased.output
     gone = runner.invoke(app, ["patients", "export", "p-cli", "-o", str(out)])
     assert gone.exit_code == 1
 

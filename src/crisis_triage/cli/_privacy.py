@@ -174,7 +174,8 @@ def patients_erase(
         except (NotFoundError, ConflictError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+    # Not the pseudonym: printed next to the patient id, it would link the two again.
     typer.echo(
-        f"erased {report.messages} message(s) ({report.open_cases} still open); "
-        f"the patient is now {report.pseudonym} in the remaining metrics rows"
+        f"erased {report.messages} message(s) ({report.open_cases} still open); their "
+        "scores and dispositions stay under a random pseudonym"
     )
