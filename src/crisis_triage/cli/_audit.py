@@ -39,7 +39,8 @@ def audit_verify() -> None:
         report = verify_chain(session)
     if report.ok:
         head = f"entry {report.head_id} {report.head_hash}" if report.head_id else "empty"
-        typer.echo(f"audit log intact: {report.entries} entries; head {head}")
+        noun = "entry" if report.entries == 1 else "entries"
+        typer.echo(f"audit log intact: {report.entries} {noun}; head {head}")
         return
     typer.echo(
         f"audit log BROKEN at entry {report.broken_id}: {report.problem}; "
