@@ -14,8 +14,6 @@ import pytest
 from log_scan import LogCollector, describe, find_leaks
 from phi import phi_texts
 
-from crisis_triage.triage import install_redaction
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SUITE_LOG = REPO_ROOT / "test-artifacts" / "test-suite.log"
@@ -25,10 +23,16 @@ _leak_report: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from crisis_triage.triage import install_redaction
+
     install_redaction()  # as the service and the CLI do at start
     root = logging.getLogger()
     root.addHandler(_collector)
     root.setLevel(logging.DEBUG)
+    # The browser driver's wire log echoes the pages the test reads and the keys it types:
+    # that is the test harness talking to Chromium, not the system under test logging.
+    for harness in ("selenium", "urllib3"):
+        logging.getLogger(harness).setLevel(logging.WARNING)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -81,9 +81,10 @@ def work(
     note: str,
     *,
     resolve: bool = True,
+    disposition: Disposition = Disposition.NEEDS_FOLLOW_UP,
     now: datetime | None = None,
 ) -> None:
-    """Claim and acknowledge with ``note``; resolve (not a crisis) with it too if ``resolve``."""
+    """Claim and acknowledge with ``note``; resolve with it too if ``resolve``."""
     apply_action(session, case_id, Action.CLAIM, actor, now=now)
     apply_action(session, case_id, Action.ACKNOWLEDGE, actor, note=note, now=now)
     if resolve:
@@ -93,7 +94,8 @@ def work(
             Action.RESOLVE,
             actor,
             note=note,
-            disposition=Disposition.NEEDS_FOLLOW_UP,
+            disposition=disposition,
+            crisis_types=("SI",) if disposition is Disposition.CONFIRMED_CRISIS else (),
             now=now,
         )
     session.commit()

@@ -115,3 +115,28 @@ def test_admin_commands_are_audited_as_the_command_line(audited_db: Path, tmp_pa
     changes = [(e["action"], e["actor_kind"]) for e in entries[4:]]
     assert changes == [("user.create", "cli"), ("apikey.create", "cli"), ("apikey.revoke", "cli")]
     assert all(str(e["actor_name"]).startswith("cli:") for e in entries[4:])
+
+
+def _head() -> str:
+    result = CliRunner().invoke(app, ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    entry_id, digest = result.output.split("head entry ")[1].split()[:2]
+    return f"{entry_id}:{digest}"
+
+
+def test_a_kept_head_detects_a_cut_chain(audited_db: Path) -> None:
+    head = _head()
+    assert head.startswith("4:")
+    assert CliRunner().invoke(app, ["audit", "verify", "--head", head]).exit_code == 0
+    # Removing the newest entries leaves a valid, shorter chain: only the kept head shows it.
+    with sqlite3.connect(audited_db) as connection:
+        connection.execute("DROP TRIGGER audit_log_no_delete")
+        connection.execute("DELETE FROM audit_log WHERE id = 4")
+    assert CliRunner().invoke(app, ["audit", "verify"]).exit_code == 0
+    result = CliRunner().invoke(app, ["audit", "verify", "--head", head])
+    assert result.exit_code == 1 and "entry 4 is gone" in result.output
+
+
+def test_a_malformed_head_is_a_clear_error(audited_db: Path) -> None:
+    result = CliRunner().invoke(app, ["audit", "verify", "--head", "four"])
+    assert result.exit_code == 2 and "ID:HASH" in result.output

@@ -68,7 +68,7 @@ def test_session_cookie_is_secure_outside_development(
     settings = {
         "environment": "production",
         "secret_key": "s" * 40,
-        "encryption_keys": generate_key_line("test"),
+        "encryption_keys": generate_key_line("prod"),
     }
     with make_client(sqlite_url, "https://testserver", **settings) as client:
         page = client.get("/login")

@@ -8,7 +8,6 @@ test skips, unless CRISIS_TRIAGE_REQUIRE_BROWSER=1 (CI), when it fails.
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 import time
@@ -81,13 +80,6 @@ def server(sqlite_url: str) -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def browser() -> Iterator[Any]:
     browser_or_skip(CHROMIUM, CHROMEDRIVER)
-    # Selenium logs every WebDriver exchange at DEBUG, the page text it reads and types
-    # included: that is this test's own browser talking, not the service, and it must not
-    # reach the suite's log (which is scanned for patient text).
-    quiet = {name: logging.getLogger(name) for name in ("selenium", "urllib3")}
-    levels = {name: logger.level for name, logger in quiet.items()}
-    for logger in quiet.values():
-        logger.setLevel(logging.WARNING)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -104,8 +96,6 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-        for name, logger in quiet.items():
-            logger.setLevel(levels[name])
 
 
 def _viewport(driver: Any, width: int, height: int) -> None:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,16 @@ from service_helpers import Factory, empty_tables, settings_for
 from sqlalchemy import Engine, make_url, select
 
 from crisis_triage.service import create_app
-from crisis_triage.storage import UNREADABLE_TEXT, Message, make_session_factory, upgrade
-from crisis_triage.triage import list_queue
+from crisis_triage.storage import (
+    UNREADABLE_TEXT,
+    Message,
+    make_session_factory,
+    rotate_keys,
+    upgrade,
+)
+from crisis_triage.triage import iter_labels, list_queue, purge_expired_text
 
+LONG_AGO = datetime.now(UTC) - timedelta(days=100)
 ENCRYPTED = [
     ("messages", "text"),
     ("messages", "reasons"),
@@ -68,6 +76,34 @@ def test_the_sqlite_file_and_its_wal_hold_no_plaintext(sqlite_file: tuple[str, P
     with make_session_factory(engine)() as session:
         texts = set(session.scalars(select(Message.text)))
     assert set(written[:2]) == texts
+    engine.dispose()
+
+
+def _file_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name))
+
+
+def test_rewritten_and_purged_text_does_not_linger_in_the_sqlite_file(
+    sqlite_file: tuple[str, Path],
+) -> None:
+    url, path = sqlite_file
+    engine = engine_with(url, "k1")
+    legacy = secret_text("legacy")
+    with make_session_factory(engine)() as session:
+        (case_id,) = send(session, [secret_text("purged")], sent_at=LONG_AGO)
+        work(session, case_id, specialist(session), secret_text("note"), now=LONG_AGO)
+        send(session, ["a routine message"])
+    with engine.begin() as connection:  # a row from before encryption, on disk in plaintext
+        connection.exec_driver_sql(
+            "UPDATE messages SET text = ? WHERE id = (SELECT max(id) FROM messages)", (legacy,)
+        )
+    assert legacy.encode() in _file_bytes(path)
+    envelope = raw_values(engine, "messages", "text")[0].split(":")[2]
+    rotate_keys(engine)
+    assert legacy.encode() not in _file_bytes(path)
+    with make_session_factory(engine)() as session:
+        assert purge_expired_text(session, days=30).messages == 1
+    assert envelope[:24].encode() not in _file_bytes(path)
     engine.dispose()
 
 
@@ -140,6 +176,21 @@ def test_a_ciphertext_copied_into_another_column_does_not_open(database_url: str
         with engine.begin() as connection:
             connection.exec_driver_sql("UPDATE messages SET text = (SELECT note FROM cases)")
         assert session.scalar(select(Message.text)) == UNREADABLE_TEXT
+    engine.dispose()
+
+
+def test_the_labels_export_leaves_out_text_it_cannot_decrypt(database_url: str) -> None:
+    lost = engine_with(database_url, "lost")
+    with make_session_factory(lost)() as session:
+        (case_id,) = send(session, [secret_text("lost")])
+        work(session, case_id, specialist(session), "n")
+    lost.dispose()
+    engine = engine_with(database_url, "k1")
+    with make_session_factory(engine)() as session:
+        (case_id,) = send(session, [secret_text("kept")])
+        work(session, case_id, specialist(session), "n")
+        texts = [t for chunk in iter_labels(session) for t in chunk["text"]]
+    assert len(texts) == 1 and "kept" in texts[0]
     engine.dispose()
 
 

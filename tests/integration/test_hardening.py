@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from service_helpers import PASSWORD, Factory, settings_for
 from sqlalchemy.orm import Session
+from starlette.types import Message, Receive, Scope, Send
 
 from crisis_triage.service import Settings, create_app
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
-from crisis_triage.service._security import CONTENT_SECURITY_POLICY
-from crisis_triage.storage import utcnow
+from crisis_triage.service._security import CONTENT_SECURITY_POLICY, SecurityMiddleware
+from crisis_triage.storage import generate_key_line, utcnow
 from crisis_triage.triage import Role, create_user, issue_token
 
 COMMON = {
@@ -71,7 +73,12 @@ def test_api_replies_with_patient_data_are_never_cached(
 
 
 def test_outside_development_responses_ask_for_https_only(sqlite_url: str) -> None:
-    settings = settings_for(sqlite_url, environment="production", secret_key="s3cret-" * 6)
+    settings = settings_for(
+        sqlite_url,
+        environment="production",
+        secret_key="s3cret-" * 6,
+        encryption_keys=generate_key_line("prod"),
+    )
     with TestClient(create_app(settings, scorer=None)) as client:
         reply = client.get("/healthz")
     assert reply.headers["strict-transport-security"].startswith("max-age=31536000")
@@ -125,3 +132,33 @@ def test_an_expired_login_token_is_refused(client: TestClient, session: Session)
     assert (
         client.get("/v1/auth/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
     )
+
+
+async def _reply_with(headers: list[tuple[bytes, bytes]], path: str) -> dict[bytes, bytes]:
+    """The response headers the middleware sends for an app that sets ``headers`` itself."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "path": path, "client": ("198.51.100.7", 5000), "headers": []}
+    await SecurityMiddleware(app, hsts=False)(scope, receive, send)
+    return dict(sent[0]["headers"])
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/v1/queue", b"no-store"), ("/static/app.css", b"max-age=3600")],
+)
+def test_api_paths_are_no_store_whatever_the_route_says(path: str, expected: bytes) -> None:
+    headers = anyio.run(_reply_with, [(b"cache-control", b"max-age=3600")], path)
+    assert headers[b"cache-control"] == expected
+    assert headers[b"x-content-type-options"] == b"nosniff"

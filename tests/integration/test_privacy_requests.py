@@ -29,6 +29,7 @@ from crisis_triage.storage import (
 from crisis_triage.triage import (
     AuditActor,
     ConflictError,
+    Disposition,
     NotFoundError,
     Role,
     erase_patient,
@@ -95,6 +96,18 @@ def test_retention_purges_text_of_old_resolved_cases_only(db: Engine) -> None:
         labelled = [row for chunk in iter_labels(session) for row in chunk["uid"]]
         assert len(labelled) == 1  # the purged ones have no text to learn from
         assert purge_expired_text(session, days=365).messages == 0
+
+
+def test_cases_resolved_as_crises_can_be_kept_longer(db: Engine) -> None:
+    with make_session_factory(db)() as session:
+        crisis, routine = send(session, [secret_text("c"), secret_text("r")], sent_at=LONG_AGO)
+        actor = specialist(session)
+        work(session, crisis, actor, "n", disposition=Disposition.CONFIRMED_CRISIS, now=LONG_AGO)
+        work(session, routine, actor, "n", disposition=Disposition.NOT_CRISIS, now=LONG_AGO)
+        assert purge_expired_text(session, days=365, crisis_days=730).messages == 1
+        assert _message_of(session, crisis).text_purged_at is None
+        assert _message_of(session, routine).text_purged_at is not None
+        assert purge_expired_text(session, days=365).messages == 1
 
 
 def test_retention_never_purges_an_open_case(db: Engine) -> None:
@@ -185,6 +198,7 @@ def test_retention_and_patient_commands(tmp_path: Path, monkeypatch: pytest.Monk
     assert refused.exit_code == 1 and "still open" in refused.output
     erased = runner.invoke(app, ["patients", "erase", "p-cli", "--yes", "--force"])
     assert erased.exit_code == 0 and "erased 1 message(s)" in erased.output
+    assert "erased-" not in erased.output
     gone = runner.invoke(app, ["patients", "export", "p-cli", "-o", str(out)])
     assert gone.exit_code == 1
 

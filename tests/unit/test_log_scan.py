@@ -69,6 +69,7 @@ short = message(text="overdose")
         "overdose",
     }
     texts = phi_texts()
+    assert len(texts) >= 25  # the scan has something to look for
     assert "i keep thinking about suicide" in texts  # the synthetic corpus
     assert "Can I move my appointment to Tuesday?" in texts  # the default test message
     assert "overdose" not in texts  # too short to tell from an ordinary word

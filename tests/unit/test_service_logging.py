@@ -43,7 +43,11 @@ def logged() -> Iterator[Callable[[str], list[str]]]:
             logger.propagate = False
             logger.setLevel(logging.INFO)
         with sensitive(TEXT):
-            app_log.warning("scoring failed on %s", TEXT, extra={"case_id": 7, "snippet": TEXT})
+            app_log.warning(
+                "scoring failed on %s",
+                TEXT,
+                extra={"case_id": 7, "snippet": TEXT, "color_message": "\x1b[36mcolour\x1b[0m"},
+            )
         access_log.info(
             '%s - "%s %s HTTP/%s" %d',
             "10.0.0.1:5",
@@ -68,6 +72,7 @@ def test_json_logs_are_one_object_per_line_without_text_or_query_strings(
     assert app_line["case_id"] == 7 and app_line["time"]
     assert app_line["message"] == "scoring failed on [redacted]"
     assert app_line["snippet"] == "[redacted]"  # fields given with extra= are redacted too
+    assert "color_message" not in app_line  # uvicorn's terminal-coloured copy
     assert access_line["message"] == '10.0.0.1:5 - "GET /dashboard HTTP/1.1" 200'
     assert "Zebra" not in json.dumps([app_line, access_line])
 

@@ -29,24 +29,53 @@ class ExportFormat(StrEnum):
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    head: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ID:HASH",
+            help="a head printed by an earlier verify and kept elsewhere: it must still be there",
+        ),
+    ] = None,
+) -> None:
     """Recompute the audit log's hash chain.  Exit code 0 when intact, 1 at the first broken
-    entry (its id is printed).  Keep the printed head hash elsewhere: a later run that shows a
-    different hash for that entry, or fewer entries, means the log was cut."""
+    entry (its id is printed).  Keep the printed head elsewhere and pass it back with --head
+    later: an intact chain that no longer holds that entry with that hash was cut or rewritten."""
+    from crisis_triage.storage import AuditEntry
     from crisis_triage.triage import verify_chain
 
+    kept = _kept_head(head) if head is not None else None
     with database_session() as session:
         report = verify_chain(session)
-    if report.ok:
-        head = f"entry {report.head_id} {report.head_hash}" if report.head_id else "empty"
-        typer.echo(f"audit log intact: {report.entries} entries; head {head}")
-        return
-    typer.echo(
-        f"audit log BROKEN at entry {report.broken_id}: {report.problem}; "
-        f"the {report.entries} entries before it are intact",
-        err=True,
-    )
-    raise typer.Exit(1)
+        kept_entry = session.get(AuditEntry, kept[0]) if kept is not None else None
+    if not report.ok:
+        typer.echo(
+            f"audit log BROKEN at entry {report.broken_id}: {report.problem}; "
+            f"the {report.entries} entries before it are intact",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if kept is not None and (kept_entry is None or kept_entry.entry_hash != kept[1]):
+        what = "is gone" if kept_entry is None else "has another hash"
+        typer.echo(
+            f"audit log REWRITTEN: the kept head entry {kept[0]} {what} "
+            "(the chain was cut or recomputed)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    noun = "entry" if report.entries == 1 else "entries"
+    head_text = f"entry {report.head_id} {report.head_hash}" if report.head_id else "empty"
+    typer.echo(f"audit log intact: {report.entries} {noun}; head {head_text}")
+    if kept is not None:
+        typer.echo(f"the kept head entry {kept[0]} is unchanged")
+
+
+def _kept_head(value: str) -> tuple[int, str]:
+    entry_id, _, digest = value.partition(":")
+    if not entry_id.isdigit() or len(digest) != 64:
+        typer.echo("error: --head is ID:HASH, as `audit verify` prints it", err=True)
+        raise typer.Exit(2)
+    return int(entry_id), digest.lower()
 
 
 def _moment(value: str | None, option: str) -> datetime | None:

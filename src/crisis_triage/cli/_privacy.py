@@ -109,7 +109,8 @@ def retention_run(
     """Purge message text, reasons and notes of cases resolved more than N days ago."""
     from crisis_triage.triage import AuditActor, purge_expired_text
 
-    days = days or load_settings().retention_text_days
+    settings = load_settings()
+    days = days or settings.retention_text_days
     if days is None:
         typer.echo(
             "error: no retention period: set CRISIS_TRIAGE_RETENTION_TEXT_DAYS or pass --days",
@@ -117,7 +118,13 @@ def retention_run(
         )
         raise typer.Exit(2)
     with database_session() as session:
-        report = purge_expired_text(session, days=days, dry_run=dry_run, actor=AuditActor.cli())
+        report = purge_expired_text(
+            session,
+            days=days,
+            crisis_days=settings.retention_crisis_text_days,
+            dry_run=dry_run,
+            actor=AuditActor.cli(),
+        )
     verb = "would purge" if dry_run else "purged"
     typer.echo(
         f"{verb} the text of {report.messages} message(s) resolved before "
@@ -167,7 +174,8 @@ def patients_erase(
         except (NotFoundError, ConflictError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+    # Not the pseudonym: printed next to the patient id, it would link the two again.
     typer.echo(
-        f"erased {report.messages} message(s) ({report.open_cases} still open); "
-        f"the patient is now {report.pseudonym} in the remaining metrics rows"
+        f"erased {report.messages} message(s) ({report.open_cases} still open); their "
+        "scores and dispositions stay under a random pseudonym"
     )

@@ -33,11 +33,15 @@ class DropQueryStringFilter(logging.Filter):
 def logging_config(log_format: str = "text", level: str = "info") -> dict[str, Any]:
     """A dictConfig for the service's loggers, uvicorn's included."""
     if log_format == "json":
+        from pythonjsonlogger.core import RESERVED_ATTRS
+
         formatter: dict[str, Any] = {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": JSON_FIELDS,
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            # uvicorn's copy of the message with terminal colour codes: noise in JSON.
+            "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
         }
     elif log_format == "text":
         formatter = {"format": TEXT_FORMAT}

@@ -70,13 +70,15 @@ class SecurityMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers: _Headers = list(message.get("headers", ()))
-                has_cache_control = any(name.lower() == b"cache-control" for name, _ in headers)
+                present = {name.lower() for name, _ in headers}
+                has_cache_control = b"cache-control" in present
                 if force_no_store and has_cache_control:
                     headers = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
                     has_cache_control = False
                 if not has_cache_control:
                     headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers + added
+                # A page that sets a stricter header of its own keeps it.
+                message["headers"] = headers + [(n, v) for n, v in added if n not in present]
             await send(message)
 
         client = scope.get("client")

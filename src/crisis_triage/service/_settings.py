@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         description="purge message text and notes this many days after a case is resolved "
         "(`crisis-triage retention run`); unset: keep them",
     )
+    retention_crisis_text_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="the same for cases resolved as a confirmed or missed crisis (clinical "
+        "records may need longer); unset: RETENTION_TEXT_DAYS",
+    )
     max_in_flight: int | None = Field(
         default=None,
         ge=1,

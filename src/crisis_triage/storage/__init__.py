@@ -25,6 +25,7 @@ from crisis_triage.storage._engine import (
     make_engine,
     make_session_factory,
     normalise_url,
+    release_old_pages,
     upgrade,
 )
 from crisis_triage.storage._keys import load_keyring
@@ -81,6 +82,7 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "normalise_url",
+    "release_old_pages",
     "rotate_keys",
     "upgrade",
     "utcnow",

@@ -84,7 +84,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Zero the bytes of deleted and overwritten values, so that text removed by retention,
+    # erasure or key rotation does not linger in free space inside the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def release_old_pages(session: Session) -> None:
+    """After removing or rewriting text: on SQLite, copy the WAL into the database and empty
+    it, so earlier page images (with the old values) leave the disk; best effort if readers
+    are active.  PostgreSQL keeps dead rows until (auto)vacuum; nothing to do here."""
+    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        session.commit()
 
 
 def lock_for_write(session: Session) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from crisis_triage.storage._crypto import ENVELOPE_PREFIX, DecryptionError, KeyRing, is_envelope
 from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText, engine_keyring
-from crisis_triage.storage._engine import lock_for_write
+from crisis_triage.storage._engine import lock_for_write, release_old_pages
 from crisis_triage.storage._models import Base
 
 
@@ -67,6 +67,8 @@ def rotate_keys(
         for _batch in _batches(engine, table, column, keyring.active_id, batch_size, counts):
             if on_batch is not None:
                 on_batch(name, counts)
+    with Session(engine) as session:
+        release_old_pages(session)
     return report
 
 
@@ -84,12 +86,12 @@ def _batches(
     raw = cast(column, Text)
     current = ('"' if is_json else "") + f"{ENVELOPE_PREFIX}{active_id}:%"
     id_column = table.c.id
+    keyring = engine_keyring(engine)
     last_id = 0
     while True:
-        with Session(engine) as connection, connection.begin():
-            lock_for_write(connection)  # SQLite: take the write lock before reading the batch
-            keyring = engine_keyring(engine)
-            rows = connection.execute(
+        with Session(engine) as session, session.begin():
+            lock_for_write(session)  # SQLite: take the write lock before reading the batch
+            rows = session.execute(
                 select(id_column, raw.label("raw"))
                 .where(id_column > last_id, column.is_not(None), raw.not_like(current))
                 .order_by(id_column)
@@ -106,7 +108,9 @@ def _batches(
                     continue
                 if value is None:
                     continue  # a JSON null: nothing to protect
-                result = connection.execute(
+                # A Core update: a case's version is not bumped (what it holds is unchanged for
+                # readers), so a specialist saving the case meanwhile does not get a conflict.
+                result = session.execute(
                     update(table)
                     .where(id_column == row.id, raw == row.raw)
                     .values({column.name: value})

@@ -10,6 +10,7 @@ meanwhile).  Tokens and API keys are long random strings of which only the SHA-2
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from crisis_triage.storage import ApiKey, AuthToken, User, lock_for_write, utcno
 from crisis_triage.triage._audit import AuditActor, AuditValue, record_audit
 from crisis_triage.triage._errors import AccountError
 from crisis_triage.triage._states import Role
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "ctu_"  # noqa: S105 (a prefix, not a secret)
 API_KEY_PREFIX = "ctk_"
@@ -137,6 +140,7 @@ def _count_failure(session: Session, user: User, actor: AuditActor, now: datetim
         user.locked_until = now + window
         details = {"failures": user.failed_logins, "minutes": LOCKOUT_MINUTES}
         record_audit(session, "auth.lockout", actor=actor, outcome="denied", details=details)
+        log.warning("user %d locked out for %d minutes", user.id, LOCKOUT_MINUTES)
         user.failed_logins, user.first_failed_login_at = 0, None
 
 

@@ -134,7 +134,7 @@ def message_previews(
     """The first ``length`` characters of each message, on one line (for the queue)."""
     if not message_ids:
         return {}
-    # Message text is encrypted at rest: it is read (and decrypted) whole, then cut here.
+    # The text is encrypted at rest, so it is read whole and cut here, not in SQL.
     rows = session.execute(select(Message.id, Message.text).where(Message.id.in_(message_ids)))
     previews = {}
     for message_id, text in rows:

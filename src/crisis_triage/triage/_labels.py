@@ -3,7 +3,7 @@
 ``crisis`` is 1 for confirmed and missed crises, 0 for "not a crisis", and -1 (ambiguous, as in
 the data sheet) for "needs follow-up".  The export holds message text: it is for retraining in
 the same protected environment, never for logs or reports.  Messages whose text was purged
-(retention, erasure) have nothing to learn from and are left out.
+(retention, erasure) or cannot be decrypted have nothing to learn from and are left out.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import Case, Message
+from crisis_triage.storage import UNREADABLE_TEXT, Case, Message
 from crisis_triage.triage._states import Disposition
 
 LABEL_COLUMNS = (
@@ -54,6 +54,8 @@ def iter_labels(
         stmt = stmt.where(Case.resolved_at >= since)
     rows: list[dict[str, object]] = []
     for message, case in session.execute(stmt):
+        if message.text == UNREADABLE_TEXT:  # its key is missing: never train on the placeholder
+            continue
         rows.append(
             {
                 "uid": f"triage:{message.id}",

@@ -27,6 +27,7 @@ from crisis_triage.storage import (
     PatientReply,
     WebhookDelivery,
     lock_for_write,
+    release_old_pages,
     utcnow,
 )
 from crisis_triage.triage._audit import AuditActor, record_audit
@@ -216,7 +217,7 @@ def erase_patient(
     # The audit keeps the original id (proof the request was honoured), never the pseudonym.
     details = {k: v for k, v in report.to_dict().items() if k != "pseudonym"}
     record_audit(session, "patient.erase", actor=actor, patient_id=patient_id, details=details)
-    session.commit()
+    release_old_pages(session)
     return report
 
 

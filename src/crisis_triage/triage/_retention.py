@@ -13,12 +13,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import Case, CaseEvent, Message, PatientReply, lock_for_write, utcnow
+from crisis_triage.storage import (
+    Case,
+    CaseEvent,
+    Message,
+    PatientReply,
+    lock_for_write,
+    release_old_pages,
+    utcnow,
+)
 from crisis_triage.triage._audit import AuditActor, record_audit
-from crisis_triage.triage._states import CaseStatus
+from crisis_triage.triage._states import CaseStatus, Disposition
+
+CRISIS_DISPOSITIONS = (Disposition.CONFIRMED_CRISIS.value, Disposition.MISSED_CRISIS.value)
 
 
 @dataclass(frozen=True)
@@ -40,27 +50,35 @@ def purge_expired_text(
     session: Session,
     *,
     days: int,
+    crisis_days: int | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
     actor: AuditActor | None = None,
     batch_size: int = 500,
 ) -> RetentionReport:
-    """Purge text of messages whose case was resolved more than ``days`` days ago.
+    """Purge text of messages whose case was resolved more than ``days`` days ago
+    (``crisis_days`` for cases resolved as a confirmed or missed crisis, if given).
 
     Works in batches, each its own short transaction, so the service keeps running; a run that
     stops half-way is finished by the next one.  ``dry_run`` counts and changes nothing.
     """
-    if days < 1:
+    crisis_days = crisis_days or days
+    if min(days, crisis_days) < 1:
         raise ValueError("the retention period must be at least one day")
     now = now or utcnow()
-    cutoff = now - timedelta(days=days)
+    cutoff, crisis_cutoff = now - timedelta(days=days), now - timedelta(days=crisis_days)
+    is_crisis = Case.disposition.in_(CRISIS_DISPOSITIONS)
+    not_crisis = or_(Case.disposition.is_(None), Case.disposition.not_in(CRISIS_DISPOSITIONS))
     due = (
         select(Message.id)
         .join(Case, Case.message_id == Message.id)
         .where(
             Message.text_purged_at.is_(None),
             Case.status == CaseStatus.RESOLVED.value,
-            Case.resolved_at <= cutoff,
+            or_(
+                and_(is_crisis, Case.resolved_at <= crisis_cutoff),
+                and_(not_crisis, Case.resolved_at <= cutoff),
+            ),
         )
         .order_by(Message.id)
     )
@@ -77,9 +95,10 @@ def purge_expired_text(
             totals[name] += count
     report = RetentionReport(cutoff=cutoff, dry_run=dry_run, **totals)
     if not dry_run:
-        details: dict[str, str | int | None] = {"days": days, **totals}
+        details: dict[str, str | int | None] = {"days": days, "crisis_days": crisis_days}
+        details.update(totals)
         record_audit(session, "retention.purge", actor=actor or AuditActor.cli(), details=details)
-        session.commit()
+        release_old_pages(session)
     return report
 
 
