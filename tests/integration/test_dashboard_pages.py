@@ -22,7 +22,9 @@ from web_helpers import platform as platform
 from web_helpers import users as users
 from web_helpers import web as web
 
-from crisis_triage.storage import Case
+from crisis_triage.storage import Case, utcnow
+from crisis_triage.triage import PURGED_TEXT
+from crisis_triage.triage._retention import purge_message_text
 
 # --- queue ----------------------------------------------------------------------------------
 
@@ -285,3 +287,21 @@ def test_message_text_is_escaped_everywhere_it_is_shown(
         assert "<script>alert" not in html and "<img src=x" not in html, page
         assert "p-<b>" not in html, page
     assert "&lt;script&gt;" in web.get(f"/cases/{case_id}").text
+
+
+def test_a_purged_message_says_so_instead_of_showing_text(
+    web: TestClient, platform: dict[str, str], db: Session
+) -> None:
+    kept = send(web, platform, "please call me back about the bill", "p-8")
+    purged = send(web, platform, SECRET_TEXT, "p-8")
+    message_id = db.get(Case, purged).message_id  # type: ignore[union-attr]
+    purge_message_text(db, [message_id], utcnow())
+    db.commit()
+    log_in(web, "sam")
+    case_html = web.get(f"/cases/{purged}").text
+    assert "purged under the retention policy" in case_html
+    assert SECRET_TEXT not in case_html
+    queue_html = web.get("/queue").text
+    assert PURGED_TEXT in queue_html and SECRET_TEXT not in queue_html
+    other_html = web.get(f"/cases/{kept}").text  # the patient's history lists it purged
+    assert PURGED_TEXT in other_html

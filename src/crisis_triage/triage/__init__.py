@@ -61,12 +61,14 @@ from crisis_triage.triage._errors import (
     TriageError,
 )
 from crisis_triage.triage._history import (
+    PURGED_TEXT,
     HistoryItem,
     Reason,
     highlight_spans,
     message_previews,
     parse_reasons,
     patient_history,
+    shown_text,
 )
 from crisis_triage.triage._ingest import (
     SCORED,
@@ -156,6 +158,7 @@ __all__ = [
     "LOCKOUT_MINUTES",
     "LOCKOUT_THRESHOLD",
     "MIN_PASSWORD_LENGTH",
+    "PURGED_TEXT",
     "QUEUE_ORDER",
     "REDACTED",
     "RUNTIME_SETTINGS",
@@ -262,6 +265,7 @@ __all__ = [
     "revoke_token",
     "save_overrides",
     "sensitive",
+    "shown_text",
     "sign",
     "start_session",
     "tier_for",

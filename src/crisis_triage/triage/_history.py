@@ -32,6 +32,15 @@ class HistoryItem:
     crisis_type: str | None
 
 
+# Shown in place of a message whose text the retention policy purged (metadata stays).
+PURGED_TEXT = "[text purged under the retention policy]"
+
+
+def shown_text(message: Message) -> str:
+    """The message text as a reader sees it: the text, or a notice once it was purged."""
+    return PURGED_TEXT if message.text_purged_at is not None else message.text
+
+
 def patient_history(
     session: Session, patient_id: str, *, exclude_case_id: int | None = None, limit: int = 10
 ) -> list[HistoryItem]:
@@ -50,7 +59,7 @@ def patient_history(
             case_id=case.id,
             message_id=message.id,
             sent_at=message.sent_at,
-            text=message.text,
+            text=shown_text(message),
             channel=message.channel,
             tier=Tier(case.tier),
             status=CaseStatus(case.status),
@@ -135,10 +144,12 @@ def message_previews(
     if not message_ids:
         return {}
     # The text is encrypted at rest, so it is read whole and cut here, not in SQL.
-    rows = session.execute(select(Message.id, Message.text).where(Message.id.in_(message_ids)))
+    rows = session.execute(
+        select(Message.id, Message.text, Message.text_purged_at).where(Message.id.in_(message_ids))
+    )
     previews = {}
-    for message_id, text in rows:
-        line = " ".join(str(text).split())
+    for message_id, text, purged_at in rows:
+        line = PURGED_TEXT if purged_at is not None else " ".join(str(text).split())
         if len(line) > length:
             line = line[: length - 1].rstrip() + "…"
         previews[message_id] = line
