@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(default=1.0, gt=0)
     sse_poll_seconds: float = Field(default=1.0, gt=0)
     token_ttl_minutes: int = Field(default=720, ge=1)
+    api_key_cache_seconds: float = Field(
+        default=10.0, ge=0, description="a revoked API key may keep working this long; 0: no cache"
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_size: int = Field(default=500, ge=1)
     max_in_flight: int | None = Field(
