@@ -260,7 +260,7 @@ def _start_server(url: str, port: int, model: str, workers: int = 1) -> subproce
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # each worker loads the model: slow on a busy machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -273,9 +273,20 @@ def _start_server(url: str, port: int, model: str, workers: int = 1) -> subproce
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its live descendants (Linux /proc): with
+    ``--workers`` above 1 the requests are served by uvicorn's child processes."""
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+    return total
 
 
 def _count(engine: Any, prefix: str) -> int:
@@ -395,6 +406,7 @@ def main(args: argparse.Namespace) -> None:
             "5",
         )
         print(f"warm-up: {warm['statuses']}", file=sys.stderr)
+        load_before = round(os.getloadavg()[0], 2)
         cpu_before = _cpu_seconds(server.pid)
         steady = run_generator("--generator", "open", "--url", service, "--key", key,
                                "--run", "steady", "--rate", str(args.rate),
@@ -402,16 +414,19 @@ def main(args: argparse.Namespace) -> None:
         stored = _count(engine, "steady")
         ok = sum(v for k, v in steady["statuses"].items() if k in ("200", "201"))
         steady |= {"rows_after": stored, "errors": steady["sent"] - ok, "lost": ok - stored}
-        steady["server_cpu_ms_per_message"] = round(
-            (_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, steady["sent"]), 2
-        )
+        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000
+        steady["server_cpu_ms_per_message"] = round(cpu_ms / max(1, steady["sent"]), 2)
+        steady["server_cpu_ms_per_stored_message"] = round(cpu_ms / max(1, ok), 2)
         print(f"steady: {json.dumps(steady)}", file=sys.stderr)
 
+        cpu_before = _cpu_seconds(server.pid)
         burst = run_generator("--generator", "closed", "--url", service, "--key", key,
                               "--run", "burst", "--clients", str(args.clients),
                               "--seconds", str(min(args.seconds, 20)))  # fmt: skip
+        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000
         burst_ok = sum(v for k, v in burst["statuses"].items() if k in ("200", "201"))
         burst |= {"rows_after": _count(engine, "burst"), "errors": burst["sent"] - burst_ok}
+        burst["server_cpu_ms_per_stored_message"] = round(cpu_ms / max(1, burst_ok), 2)
         print(f"throughput: {json.dumps(burst)}", file=sys.stderr)
 
         with engine.begin() as connection:  # queue read: exactly 10,000 open cases
@@ -443,7 +458,9 @@ def main(args: argparse.Namespace) -> None:
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            "load_average_1m_before_steady": load_before,
             "load_average_1m": round(os.getloadavg()[0], 2),
+            "note": args.note,
         },
         "setup": {
             "database": "postgresql (same machine, loopback)",
@@ -473,6 +490,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16, help="clients in the throughput run")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--open-cases", type=int, default=10_000)
+    parser.add_argument("--note", default="", help="recorded with the results (machine state)")
     parser.add_argument(
         "--model",
         default="auto",
