@@ -289,6 +289,19 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _wait_until_idle(pid: int, seconds: float = 180) -> None:
+    """Until the server uses under a tenth of a core: with several workers, the first answers
+    /healthz while the others are still loading their models."""
+    deadline = time.monotonic() + seconds
+    before = _cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        now = _cpu_seconds(pid)
+        if now - before < 0.2:
+            return
+        before = now
+
+
 def _count(engine: Any, prefix: str) -> int:
     with engine.connect() as connection:
         return int(
@@ -386,6 +399,7 @@ def main(args: argparse.Namespace) -> None:
             token, _ = issue_token(session, user, ttl=timedelta(hours=2))
         port = _free_port()
         server = _start_server(url, port, args.model, args.workers)
+        _wait_until_idle(server.pid)
         service = f"http://127.0.0.1:{port}"
         ready = httpx.get(f"{service}/readyz", timeout=5).json()
         model_loaded = ready.get("checks", {}).get("model") == "ok"
@@ -477,10 +491,53 @@ def main(args: argparse.Namespace) -> None:
         "goals": goals,
         "all_goals_met": all(goals.values()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    output.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
     print(json.dumps(result["goals"]), file=sys.stderr)
-    print(f"wrote {RESULTS}", file=sys.stderr)
+    print(f"wrote {output} and {output.with_suffix('.md').name}", file=sys.stderr)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """A short human summary of one run (the JSON has everything)."""
+    setup, machine = result["setup"], result["machine"]
+    steady, burst = result["ingest_at_rate"], result["throughput"]
+    lat = steady["latency_ms"]
+    met = {True: "met", False: "**not met**"}
+    lines = [
+        "# Service load benchmark",
+        "",
+        f"Run {result['date']} by `python benchmarks/service_load.py` on {machine['cpus']} cores "
+        f"(load average {machine['load_average_1m_before_steady']} before the steady phase, "
+        f"{machine['load_average_1m']} at the end). {machine.get('note') or ''}".rstrip(),
+        "",
+        f"Setup: {setup['server']}; {setup['database']}; model `{setup['model']}` "
+        f"(loaded: {setup['model_loaded']}); {setup['generator']}.",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| offered rate | {setup['rate_per_s']:.0f} messages/s for {setup['seconds']:.0f} s |",
+        f"| achieved send rate | {steady['achieved_rate']} /s |",
+        f"| replies | {', '.join(f'{k}: {v}' for k, v in sorted(steady['statuses'].items()))} |",
+        f"| errors (not 200/201) | {steady['errors']} |",
+        f"| rows counted after / lost | {steady['rows_after']} / {steady['lost']} |",
+        f"| latency p50 / p90 / p99 / max | {lat['p50']} / {lat['p90']} / {lat['p99']} / "
+        f"{lat['max']} ms |",
+        f"| server CPU per stored message | {steady['server_cpu_ms_per_stored_message']} ms |",
+        f"| throughput, {burst['clients']} closed-loop clients | {burst['stored_per_s']} stored/s, "
+        f"{burst['errors']} errors, p99 {burst['latency_ms']['p99']} ms, "
+        f"{burst['server_cpu_ms_per_stored_message']} ms CPU per message |",
+    ]
+    for read in result["queue_read"]:
+        q = read["latency_ms"]
+        lines.append(
+            f"| queue read, {read['open_cases']} open cases, limit {read['limit']} | "
+            f"p50 {q['p50']} ms, p99 {q['p99']} ms |"
+        )
+    lines += ["", "Goals (issue 4):", ""]
+    lines += [f"- {name}: {met[bool(ok)]}" for name, ok in result["goals"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -490,6 +547,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16, help="clients in the throughput run")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--open-cases", type=int, default=10_000)
+    parser.add_argument("--output", default=str(RESULTS), help="JSON file (Markdown beside it)")
     parser.add_argument("--note", default="", help="recorded with the results (machine state)")
     parser.add_argument(
         "--model",
