@@ -260,7 +260,7 @@ def _start_server(url: str, port: int, model: str, workers: int = 1) -> subproce
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # each worker loads the model: slow on a busy machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -273,9 +273,33 @@ def _start_server(url: str, port: int, model: str, workers: int = 1) -> subproce
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its live descendants (Linux /proc): with
+    ``--workers`` above 1 the requests are served by uvicorn's child processes."""
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+    return total
+
+
+def _wait_until_idle(pid: int, seconds: float = 180) -> None:
+    """Until the server uses under a tenth of a core: with several workers, the first answers
+    /healthz while the others are still loading their models."""
+    deadline = time.monotonic() + seconds
+    before = _cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        now = _cpu_seconds(pid)
+        if now - before < 0.2:
+            return
+        before = now
 
 
 def _count(engine: Any, prefix: str) -> int:
@@ -375,6 +399,7 @@ def main(args: argparse.Namespace) -> None:
             token, _ = issue_token(session, user, ttl=timedelta(hours=2))
         port = _free_port()
         server = _start_server(url, port, args.model, args.workers)
+        _wait_until_idle(server.pid)
         service = f"http://127.0.0.1:{port}"
         ready = httpx.get(f"{service}/readyz", timeout=5).json()
         model_loaded = ready.get("checks", {}).get("model") == "ok"
@@ -395,6 +420,7 @@ def main(args: argparse.Namespace) -> None:
             "5",
         )
         print(f"warm-up: {warm['statuses']}", file=sys.stderr)
+        load_before = round(os.getloadavg()[0], 2)
         cpu_before = _cpu_seconds(server.pid)
         steady = run_generator("--generator", "open", "--url", service, "--key", key,
                                "--run", "steady", "--rate", str(args.rate),
@@ -402,16 +428,19 @@ def main(args: argparse.Namespace) -> None:
         stored = _count(engine, "steady")
         ok = sum(v for k, v in steady["statuses"].items() if k in ("200", "201"))
         steady |= {"rows_after": stored, "errors": steady["sent"] - ok, "lost": ok - stored}
-        steady["server_cpu_ms_per_message"] = round(
-            (_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, steady["sent"]), 2
-        )
+        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000
+        steady["server_cpu_ms_per_message"] = round(cpu_ms / max(1, steady["sent"]), 2)
+        steady["server_cpu_ms_per_stored_message"] = round(cpu_ms / max(1, ok), 2)
         print(f"steady: {json.dumps(steady)}", file=sys.stderr)
 
+        cpu_before = _cpu_seconds(server.pid)
         burst = run_generator("--generator", "closed", "--url", service, "--key", key,
                               "--run", "burst", "--clients", str(args.clients),
                               "--seconds", str(min(args.seconds, 20)))  # fmt: skip
+        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000
         burst_ok = sum(v for k, v in burst["statuses"].items() if k in ("200", "201"))
         burst |= {"rows_after": _count(engine, "burst"), "errors": burst["sent"] - burst_ok}
+        burst["server_cpu_ms_per_stored_message"] = round(cpu_ms / max(1, burst_ok), 2)
         print(f"throughput: {json.dumps(burst)}", file=sys.stderr)
 
         with engine.begin() as connection:  # queue read: exactly 10,000 open cases
@@ -443,7 +472,9 @@ def main(args: argparse.Namespace) -> None:
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            "load_average_1m_before_steady": load_before,
             "load_average_1m": round(os.getloadavg()[0], 2),
+            "note": args.note,
         },
         "setup": {
             "database": "postgresql (same machine, loopback)",
@@ -460,10 +491,53 @@ def main(args: argparse.Namespace) -> None:
         "goals": goals,
         "all_goals_met": all(goals.values()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    output.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
     print(json.dumps(result["goals"]), file=sys.stderr)
-    print(f"wrote {RESULTS}", file=sys.stderr)
+    print(f"wrote {output} and {output.with_suffix('.md').name}", file=sys.stderr)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """A short human summary of one run (the JSON has everything)."""
+    setup, machine = result["setup"], result["machine"]
+    steady, burst = result["ingest_at_rate"], result["throughput"]
+    lat = steady["latency_ms"]
+    met = {True: "met", False: "**not met**"}
+    lines = [
+        "# Service load benchmark",
+        "",
+        f"Run {result['date']} by `python benchmarks/service_load.py` on {machine['cpus']} cores "
+        f"(load average {machine['load_average_1m_before_steady']} before the steady phase, "
+        f"{machine['load_average_1m']} at the end). {machine.get('note') or ''}".rstrip(),
+        "",
+        f"Setup: {setup['server']}; {setup['database']}; model `{setup['model']}` "
+        f"(loaded: {setup['model_loaded']}); {setup['generator']}.",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| offered rate | {setup['rate_per_s']:.0f} messages/s for {setup['seconds']:.0f} s |",
+        f"| achieved send rate | {steady['achieved_rate']} /s |",
+        f"| replies | {', '.join(f'{k}: {v}' for k, v in sorted(steady['statuses'].items()))} |",
+        f"| errors (not 200/201) | {steady['errors']} |",
+        f"| rows counted after / lost | {steady['rows_after']} / {steady['lost']} |",
+        f"| latency p50 / p90 / p99 / max | {lat['p50']} / {lat['p90']} / {lat['p99']} / "
+        f"{lat['max']} ms |",
+        f"| server CPU per stored message | {steady['server_cpu_ms_per_stored_message']} ms |",
+        f"| throughput, {burst['clients']} closed-loop clients | {burst['stored_per_s']} stored/s, "
+        f"{burst['errors']} errors, p99 {burst['latency_ms']['p99']} ms, "
+        f"{burst['server_cpu_ms_per_stored_message']} ms CPU per message |",
+    ]
+    for read in result["queue_read"]:
+        q = read["latency_ms"]
+        lines.append(
+            f"| queue read, {read['open_cases']} open cases, limit {read['limit']} | "
+            f"p50 {q['p50']} ms, p99 {q['p99']} ms |"
+        )
+    lines += ["", "Goals (issue 4):", ""]
+    lines += [f"- {name}: {met[bool(ok)]}" for name, ok in result["goals"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -473,6 +547,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16, help="clients in the throughput run")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--open-cases", type=int, default=10_000)
+    parser.add_argument("--output", default=str(RESULTS), help="JSON file (Markdown beside it)")
+    parser.add_argument("--note", default="", help="recorded with the results (machine state)")
     parser.add_argument(
         "--model",
         default="auto",

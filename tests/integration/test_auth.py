@@ -9,6 +9,7 @@ from service_helpers import PASSWORD, Factory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis_triage.service._deps import ApiKeyCache
 from crisis_triage.storage import ApiKey, User
 from crisis_triage.triage import Role, create_user, revoke_api_key
 
@@ -44,16 +45,44 @@ def test_a_wrong_login_is_401_with_the_same_message(
     assert reply.json()["error"]["message"] == "wrong username or password"
 
 
-def test_api_keys_are_stored_hashed_and_stop_working_when_revoked(
+def test_api_keys_are_stored_hashed_and_stop_working_within_the_cache_time_when_revoked(
     client: TestClient, factory: Factory, session: Session
 ) -> None:
+    clock = FakeClock()
+    state = client.app.state.service  # type: ignore[attr-defined]
+    state.api_keys = ApiKeyCache(10, timer=clock)
     headers = factory.api_key("messages:write")
     key = headers["Authorization"].removeprefix("Bearer ")
     row = session.scalar(select(ApiKey))
     assert row is not None and key not in (row.key_hash, row.prefix) and len(row.key_hash) == 64
     assert client.post("/v1/messages", json=message(), headers=headers).status_code == 201
     revoke_api_key(session, row.id)
+    clock.now += 9.9  # still cached: the documented price of saving a lookup per request
+    assert client.post("/v1/messages", json=message(), headers=headers).status_code == 201
+    clock.now += 0.2
     assert client.post("/v1/messages", json=message(), headers=headers).status_code == 401
+    clock.now += 60  # a revoked key is never cached
+    assert client.post("/v1/messages", json=message(), headers=headers).status_code == 401
+
+
+def test_without_the_cache_a_revoked_key_stops_working_at_once(
+    client: TestClient, factory: Factory, session: Session
+) -> None:
+    client.app.state.service.api_keys = ApiKeyCache(0)  # type: ignore[attr-defined]
+    headers = factory.api_key("messages:write")
+    assert client.post("/v1/messages", json=message(), headers=headers).status_code == 201
+    row = session.scalar(select(ApiKey))
+    assert row is not None
+    revoke_api_key(session, row.id)
+    assert client.post("/v1/messages", json=message(), headers=headers).status_code == 401
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 # (method, path, who may call it); everyone else gets 401 (no credentials) or 403.

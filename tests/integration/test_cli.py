@@ -94,3 +94,20 @@ def test_production_refuses_placeholder_secrets(
     result = CliRunner().invoke(app, ["serve"])
     assert result.exit_code == 2
     assert "CRISIS_TRIAGE_SECRET_KEY" in result.output
+
+
+def test_serve_with_several_workers_gives_them_time_to_load_before_health_pings(
+    fresh_sqlite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    calls: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append((target, options)))
+    result = CliRunner().invoke(app, ["serve", "--workers", "2", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    [(target, options)] = calls
+    # Each worker builds its own app (and loads its model) from the settings in the environment.
+    assert target == "crisis_triage.web:create_app" and options["factory"] is True
+    assert options["workers"] == 2
+    # uvicorn's default (5 s) killed workers still loading on a busy machine, again and again.
+    assert options["timeout_worker_healthcheck"] == 60

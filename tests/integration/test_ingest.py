@@ -43,13 +43,14 @@ def test_a_repeated_idempotency_key_returns_the_original_and_stores_nothing_twic
 ) -> None:
     payload = message(text="I want to hurt myself")
     first = client.post("/v1/messages", json=payload, headers=platform)
+    scorer.RULES = ()  # a repeat is answered from what was stored, whatever the model says now
     again = client.post("/v1/messages", json=payload, headers=platform)
     assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["flagged"] is True
     assert again.json() == first.json() | {"duplicate": True}
     assert _count(session, Message) == 1
     assert _count(session, Case) == 1
     assert _count(session, Alert) == 1
-    assert scorer.calls == 1  # the repeat is not even scored again
 
 
 def test_a_key_reused_for_a_different_message_is_a_conflict(
@@ -79,6 +80,22 @@ def test_a_batch_is_stored_in_order_and_repeats_inside_it_are_duplicates(
     assert again.status_code == 200
     assert all(r["duplicate"] for r in again.json()["results"])
     assert _count(session, Message) == 3
+
+
+def test_a_batch_mixing_a_stored_key_and_new_ones_stores_only_the_new(
+    client: TestClient, platform: dict[str, str], session: Session
+) -> None:
+    stored = message(text="I will end it tonight")
+    original = client.post("/v1/messages", json=stored, headers=platform).json()
+    batch = [message(text="overdose"), stored, message()]
+    reply = client.post("/v1/messages:batch", json={"messages": batch}, headers=platform)
+    assert reply.status_code == 201, reply.text
+    results = reply.json()["results"]
+    assert [r["duplicate"] for r in results] == [False, True, False]
+    assert results[1] == original | {"duplicate": True}
+    assert [r["priority"] for r in results] == ["crisis", "crisis", "routine"]
+    assert _count(session, Message) == 3
+    assert _count(session, Alert) == 2
 
 
 def test_a_batch_with_one_conflicting_key_stores_nothing(

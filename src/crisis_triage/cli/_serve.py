@@ -60,6 +60,9 @@ def db_upgrade() -> None:
     typer.echo(f"database {shown_url(url)} is at revision {revision}")
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -96,4 +99,7 @@ def serve(
             workers=workers,
             log_level=log_level,
             log_config=log_config,
+            # uvicorn kills a worker that misses a 5 s health ping; a worker loading its model,
+            # or busy, on a loaded machine can miss one, and then every replacement did too.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio
 import anyio.to_thread
+from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -29,6 +32,37 @@ from crisis_triage.triage import (
 )
 
 
+class ApiKeyCache:
+    """API keys resolved in the last ``seconds``, by the SHA-256 of the key.
+
+    Saves the database round trip that looking a key up costs on every request.  The price: a
+    key revoked in the database keeps working for up to ``seconds`` in each process that used it
+    just before (``API_KEY_CACHE_SECONDS``, default 10; 0 turns the cache off).  Unknown and
+    revoked keys are never cached.  Used on the event loop only (it is not thread-safe).
+    """
+
+    def __init__(
+        self, seconds: float, *, maxsize: int = 1024, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._entries: TTLCache[str, ApiKey] | None = (
+            TTLCache(maxsize=maxsize, ttl=seconds, timer=timer) if seconds > 0 else None
+        )
+
+    @staticmethod
+    def _digest(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> ApiKey | None:
+        if self._entries is None:
+            return None
+        return self._entries.get(self._digest(key))
+
+    def put(self, key: str, row: ApiKey) -> None:
+        """Remember ``row``, which must be detached from its session (it is shared)."""
+        if self._entries is not None:
+            self._entries[self._digest(key)] = row
+
+
 @dataclass
 class ServiceState:
     """Everything a request needs, built once by ``create_app`` (nothing at import time)."""
@@ -44,6 +78,10 @@ class ServiceState:
     # requests blocked on a database connection could wait forever for sessions that need a
     # thread to give one back.
     closers: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
+    api_keys: ApiKeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.api_keys = ApiKeyCache(self.settings.api_key_cache_seconds)
 
     def refresh_policy(self) -> TriagePolicy:
         """Re-read the runtime overrides an admin saved (dashboard settings) over the
@@ -133,6 +171,9 @@ def _principal_for(session: Session, token: str) -> Principal:
     if token.startswith(API_KEY_PREFIX):
         key = resolve_api_key(session, token)
         if key is not None:
+            # Detached, so that the cache can share it: nothing this session does later (a
+            # rollback expires what it holds) can reach it, and it never loads anything.
+            session.expunge(key)
             return Principal(api_key=key)
     else:
         user = resolve_token(session, token)
@@ -156,8 +197,18 @@ def _check(principal: Principal, role: Role | None, scope: str | None) -> Princi
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-def get_principal(session: SessionDep, credentials: Credentials) -> Principal:
-    return _principal_for(session, _token(credentials))
+async def get_principal(
+    state: StateDep, session: SessionDep, credentials: Credentials
+) -> Principal:
+    """On the event loop: a cached API key costs no thread hop and no database round trip."""
+    token = _token(credentials)
+    cached = state.api_keys.get(token)
+    if cached is not None:
+        return Principal(api_key=cached)
+    principal = await anyio.to_thread.run_sync(_principal_for, session, token)
+    if principal.api_key is not None:
+        state.api_keys.put(token, principal.api_key)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

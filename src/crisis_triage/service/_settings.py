@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(
         default=30, ge=1, description="a dashboard login ends after this long without use"
     )
+    api_key_cache_seconds: float = Field(
+        default=10.0, ge=0, description="a revoked API key may keep working this long; 0: no cache"
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_batch_size: int = Field(default=500, ge=1)
     encryption_keys: SecretStr | None = Field(

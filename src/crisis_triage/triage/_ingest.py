@@ -14,9 +14,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,22 +127,32 @@ def _score_all(scorer: Scorer | None, texts: list[str]) -> list[_Score]:
     return scores
 
 
+# Statements built once: building one per request (and hashing it into a cache key) costs more
+# CPU than the round trip it sends.  They are Core statements on the tables, which skip the ORM's
+# unit of work and bulk-insert bookkeeping; column types (and their TypeDecorators) still apply.
+_MESSAGES = cast(Table, Message.__table__)
+_CASES = cast(Table, Case.__table__)
 # What a reply needs, read without loading the message text.
 _RESULT_COLUMNS = (
-    Message.id,
-    Message.idempotency_key,
-    Message.request_sha256,
-    Message.score_status,
-    Message.probability,
-    Message.flagged,
-    Message.threshold,
-    Message.categories,
-    Message.reasons,
-    Message.model_version,
-    Message.received_at,
-    Case.id.label("case_id"),
-    Case.tier,
+    _MESSAGES.c.id,
+    _MESSAGES.c.idempotency_key,
+    _MESSAGES.c.request_sha256,
+    _MESSAGES.c.score_status,
+    _MESSAGES.c.probability,
+    _MESSAGES.c.flagged,
+    _MESSAGES.c.threshold,
+    _MESSAGES.c.categories,
+    _MESSAGES.c.reasons,
+    _MESSAGES.c.model_version,
+    _MESSAGES.c.received_at,
+    _CASES.c.id.label("case_id"),
+    _CASES.c.tier,
 )
+_FIND = select(*_RESULT_COLUMNS).join(_CASES, _CASES.c.message_id == _MESSAGES.c.id)
+_FIND_ONE = _FIND.where(_MESSAGES.c.idempotency_key == bindparam("key"))
+_FIND_MANY = _FIND.where(_MESSAGES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+_INSERT_CASES = insert(_CASES).returning(_CASES.c.id, sort_by_parameter_order=True)
 
 
 def _result(row: Any, *, duplicate: bool) -> IngestResult:
@@ -193,52 +203,78 @@ def ingest(
     IdempotencyConflictError and stores nothing.
     """
     hashes, first = _plan(items)
+    scores: dict[int, _Score] = {}
     with sensitive(*(item.text for item in items)):
-        for attempt in range(_RETRIES):
+        # The first attempt assumes the keys are new (nearly all are) and saves a round trip:
+        # a key already stored fails the insert on its unique index, and the next attempt
+        # looks the keys up first.  A retry reuses the scores of the first attempt.
+        for attempt in range(_RETRIES + 1):
             try:
-                results = _ingest_once(
-                    session, scorer, items, hashes, first, policy, api_key_id, now
+                return _ingest_once(
+                    session,
+                    scorer,
+                    _Batch(items, hashes, first, scores),
+                    policy,
+                    api_key_id,
+                    now,
+                    look_up=attempt > 0,
                 )
             except IntegrityError:
-                # Another request stored one of these keys between our check and our insert:
-                # start again, and this time find it as a duplicate.
+                # A key was stored before, or by another request between our lookup and our
+                # insert: start again, and this time find it as a duplicate.
                 session.rollback()
-                if attempt == _RETRIES - 1:
+                if attempt == _RETRIES:
                     raise
-                continue
-            return results
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class _Batch:
+    items: Sequence[IncomingMessage]
+    hashes: list[str]
+    first: dict[str, int]
+    scores: dict[int, _Score]  # by item index, filled on the first attempt that scores
+
+    def score(self, scorer: Scorer | None, indices: list[int]) -> list[_Score]:
+        todo = [i for i in indices if i not in self.scores]
+        if todo:
+            fresh = _score_all(scorer, [self.items[i].text for i in todo])
+            self.scores.update(zip(todo, fresh, strict=True))
+        return [self.scores[i] for i in indices]
+
+
+def _existing(session: Session, batch: _Batch) -> dict[str, Any]:
+    """The stored results for keys of this batch seen before; a conflict if one differs."""
+    keys = list(batch.first)
+    if len(keys) == 1:
+        found = session.execute(_FIND_ONE, {"key": keys[0]})
+    else:
+        found = session.execute(_FIND_MANY, {"keys": keys})
+    existing = {row.idempotency_key: row for row in found}
+    for key, row in existing.items():
+        index = batch.first[key]
+        if row.request_sha256 != batch.hashes[index]:
+            raise IdempotencyConflictError(
+                f"idempotency key of item {index} was already used for a different message",
+                index=index,
+            )
+    return existing
 
 
 def _ingest_once(
     session: Session,
     scorer: Scorer | None,
-    items: Sequence[IncomingMessage],
-    hashes: list[str],
-    first: dict[str, int],
+    batch: _Batch,
     policy: TriagePolicy,
     api_key_id: int | None,
     now: datetime | None,
+    *,
+    look_up: bool,
 ) -> list[IngestResult]:
-    keys = list(first)
-    # "=" for the usual single message: an IN list is recompiled on every execution.
-    match = (
-        Message.idempotency_key == keys[0] if len(keys) == 1 else Message.idempotency_key.in_(keys)
-    )
-    existing = {
-        row.idempotency_key: row
-        for row in session.execute(
-            select(*_RESULT_COLUMNS).join(Case, Case.message_id == Message.id).where(match)
-        )
-    }
-    for key, found in existing.items():
-        if found.request_sha256 != hashes[first[key]]:
-            raise IdempotencyConflictError(
-                f"idempotency key of item {first[key]} was already used for a different message",
-                index=first[key],
-            )
+    items, hashes, first = batch.items, batch.hashes, batch.first
+    existing = _existing(session, batch) if look_up else {}
     fresh = [i for i in first.values() if items[i].idempotency_key not in existing]
-    scores = _score_all(scorer, [items[i].text for i in fresh]) if fresh else []
+    scores = batch.score(scorer, fresh)
     when = now or utcnow()
     version = model_version(scorer) if scorer is not None else None
     rows = [
@@ -248,20 +284,12 @@ def _ingest_once(
     created: dict[str, _Stored] = {}
     if rows:
         # Two statements for any number of messages: the messages, then their cases.
-        message_ids: list[int] = list(
-            session.scalars(
-                insert(Message).returning(Message.id, sort_by_parameter_order=True), rows
-            )
-        )
+        message_ids: list[int] = list(session.scalars(_INSERT_MESSAGES, rows))
         case_rows = [
             _case_row(row, message_id, when)
             for row, message_id in zip(rows, message_ids, strict=True)
         ]
-        case_ids: list[int] = list(
-            session.scalars(
-                insert(Case).returning(Case.id, sort_by_parameter_order=True), case_rows
-            )
-        )
+        case_ids: list[int] = list(session.scalars(_INSERT_CASES, case_rows))
         for row, case_row, case_id in zip(rows, case_rows, case_ids, strict=True):
             created[row["idempotency_key"]] = _Stored(
                 id=case_row["message_id"],
