@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials
 
 from crisis_triage.service._deps import PrincipalDep, SessionDep, StateDep, bearer_scheme
-from crisis_triage.service._errors import ApiError, ErrorBody
+from crisis_triage.service._errors import ApiError, ErrorBody, documented_errors
 from crisis_triage.service._schemas import LoginIn, PrincipalOut, TokenOut
 from crisis_triage.triage import authenticate, issue_token, revoke_token
 
@@ -21,7 +21,15 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 @router.post(
     "/token",
     response_model=TokenOut,
-    responses={401: {"model": ErrorBody, "description": "wrong username or password"}},
+    responses=documented_errors(
+        {
+            400: "the body is not valid UTF-8 JSON",
+            401: "wrong username or password",
+            413: "the body is larger than the limit",
+            415: "the body is not application/json",
+            422: "a field is missing or invalid",
+        }
+    ),
     summary="Log in with a username and password; returns a bearer token",
 )
 def login(body: LoginIn, session: SessionDep, state: StateDep) -> TokenOut:
