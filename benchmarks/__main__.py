@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("lexicon_baseline", "scoring_speed", "report_speed", "service_load")
+BENCHMARKS = ("lexicon_baseline", "scoring_speed", "report_speed", "service_load", "soak")
 
 
 def main() -> int:
