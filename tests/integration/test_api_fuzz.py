@@ -187,3 +187,17 @@ def test_an_alert_cursor_beyond_64_bits_is_refused_not_a_server_error(fuzzed: Fu
         reply = client.get("/v1/alerts", params={"after": 2**70}, headers=fuzzed.user_headers)
     assert reply.status_code == 422
     assert reply.json()["error"]["details"][0]["loc"] == ["query", "after"]
+
+
+@pytest.mark.parametrize("sent_at", ["0001-01-01T00:00:00+03:04", "9999-12-31T23:59:59-05:00"])
+def test_a_timestamp_outside_the_utc_range_is_refused_not_a_server_error(
+    fuzzed: Fuzzed, sent_at: str
+) -> None:
+    """Found by the fuzzer: a time zone offset that moves a date out of datetime's range in UTC
+    (year 0 or 10000) raised OverflowError in validation, a 500."""
+    with TestClient(fuzzed.app) as client:
+        reply = client.post(
+            "/v1/messages", json=message(sent_at=sent_at), headers=fuzzed.key_headers
+        )
+    assert reply.status_code == 422
+    assert reply.json()["error"]["details"][0]["loc"] == ["body", "sent_at"]

@@ -67,7 +67,7 @@ def timed(function: object, *args: object) -> tuple[object, float]:
     return value, time.perf_counter() - started
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(any_text, marks_and_letters))
 def test_normalise_returns_clean_text_for_any_string(text: str) -> None:
     out = normalise(text)
@@ -76,14 +76,14 @@ def test_normalise_returns_clean_text_for_any_string(text: str) -> None:
     assert all(isinstance(token, str) and token for token in tokenise(out))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(any_text, marks_and_letters))
 def test_normalise_is_idempotent_on_any_string(text: str) -> None:
     once = normalise(text)
     assert normalise(once) == once
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(any_text, marks_and_letters))
 def test_normalise_output_is_nfkc_stable(text: str) -> None:
     """What the normaliser returns is already in NFKC form (so the model and the lexicon,
@@ -118,7 +118,7 @@ def test_lexicon_is_fast_on_adversarial_strings(text: str) -> None:
     assert seconds < TIME_LIMIT
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(any_text, marks_and_letters), min_size=1, max_size=8))
 @example(["", " ", "\u200b"])
 def test_the_bundled_detector_gives_a_probability_for_any_strings(texts: list[str]) -> None:
