@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint format bench serve model clean
+.PHONY: install test lint audit format bench serve model clean
 
 install: $(STAMP)
 
@@ -21,6 +21,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+audit: install
+	$(BIN)/python .ci/audit.py
 
 format: install
 	$(BIN)/ruff format .

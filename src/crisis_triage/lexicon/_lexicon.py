@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,10 @@ from crisis_triage.lexicon._model import (
     LexiconHit,
 )
 from crisis_triage.lexicon._parse import check_unique, parse_document
+from crisis_triage.lexicon._scan import WORD, ClauseEnds, CuesByStart, WordIndex
 from crisis_triage.text import normalise
 
 DEFAULT_LEXICON_PATH = Path(__file__).with_name("default_lexicon.yaml")
-# A context cue only reaches across its own clause: sentence ends and contrastive words stop it
-# ("I'm not suicidal, but I want to die" keeps the second hit).
-_CLAUSE_END = re.compile(r"[.!?;\n]+|\b(?:but|however|although|though|except)\b")
-_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -140,12 +138,16 @@ class Lexicon:
             entry = self.entries[Matcher.index(m)]
             hits.append(LexiconHit(entry.id, entry.category, m.group(), m.start(), m.end()))
         if hits and self._cues is not None:
-            clauses = [_clause_bounds(text, hit.start, hit.end) for hit in hits]
+            clause_ends = ClauseEnds(text)
+            clauses = [clause_ends.bounds(hit.start, hit.end) for hit in hits]
             regions = [self._cue_region(text, h, c) for h, c in zip(hits, clauses, strict=True)]
             cues = self._find_cues(text, regions)
             if cues:
+                words = WordIndex(text)
+                window = max(rule.window for rule in self.context_rules)
+                nearby = CuesByStart(cues, self._rule_rank)
                 hits = [
-                    _apply_context(text, hit, clause, cues)
+                    _apply_context(hit, clause, nearby.near(words.around(hit, window)), words)
                     for hit, clause in zip(hits, clauses, strict=True)
                 ]
         return hits
@@ -161,10 +163,19 @@ class Lexicon:
         start, end = clause
         if self._reach is None:
             return start, end
-        before = [m.start() for m in _WORD.finditer(text, start, hit.start)]
+        # Word starts before the hit, from a window that grows backwards until it holds more
+        # words than the reach (its first word may be cut, so one spare) or reaches the clause
+        # start: scanning a whole long clause for every hit would make many hits quadratic.
+        span = 64 * (self._reach + 2)
+        while True:
+            low = max(start, hit.start - span)
+            before = [m.start() for m in WORD.finditer(text, low, hit.start)]
+            if low == start or len(before) > self._reach + 1:
+                break
+            span *= 4
         if len(before) > self._reach:
             start = before[-self._reach - 1]
-        after = [m.start() for m in _WORD.finditer(text, hit.end, end)]
+        after = [m.start() for m in islice(WORD.finditer(text, hit.end, end), self._reach + 1)]
         if len(after) > self._reach:
             end = after[self._reach] + 1
         return start, end
@@ -228,10 +239,10 @@ def _affected_by(hit: LexiconHit, rule_id: str) -> bool:
 
 
 def _apply_context(
-    text: str,
     hit: LexiconHit,
     clause: tuple[int, int],
     cues: list[tuple[int, int, ContextRule]],
+    words: WordIndex,
 ) -> LexiconHit:
     """Suppress or annotate ``hit`` by the cues in its clause (the first suppressing rule wins)."""
     start, end = clause
@@ -242,7 +253,7 @@ def _apply_context(
             continue
         if rule.applies_to and hit.category not in rule.applies_to:
             continue
-        if not _within(text, rule, cue_start, cue_end, hit.start, hit.end):
+        if not _within(words, rule, cue_start, cue_end, hit.start, hit.end):
             continue
         if rule.suppress:
             suppressor = suppressor or rule
@@ -262,19 +273,11 @@ def _apply_context(
     )
 
 
-def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    left = 0
-    for m in _CLAUSE_END.finditer(text, 0, start):
-        left = m.end()
-    right_match = _CLAUSE_END.search(text, end)
-    return left, right_match.start() if right_match else len(text)
-
-
 def _within(
-    text: str, rule: ContextRule, cue_start: int, cue_end: int, hit_start: int, hit_end: int
+    words: WordIndex, rule: ContextRule, cue_start: int, cue_end: int, hit_start: int, hit_end: int
 ) -> bool:
     if cue_end <= hit_start and rule.direction in ("before", "either"):
-        return len(_WORD.findall(text, cue_end, hit_start)) <= rule.window
+        return words.count(cue_end, hit_start) <= rule.window
     if cue_start >= hit_end and rule.direction in ("after", "either"):
-        return len(_WORD.findall(text, hit_end, cue_start)) <= rule.window
+        return words.count(hit_end, cue_start) <= rule.window
     return False

@@ -18,6 +18,8 @@ from crisis_triage.storage import Alert
 from crisis_triage.triage import AlertKind, alerts_after, latest_alert_id
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+# Ids are 64-bit in the database; a larger cursor is refused (422), not sent to it (500).
+MAX_ALERT_ID = 2**62
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "not logged in"},
     403: {"model": ErrorBody, "description": "needs a specialist, or an API key with alerts:read"},
@@ -41,7 +43,9 @@ def _out(alert: Alert) -> AlertOut:
 def list_alerts(
     session: SessionDep,
     _caller: AlertReader,
-    after: Annotated[int, Query(ge=0, description="return alerts with a larger id")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ALERT_ID, description="return alerts with a larger id")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     kind: Annotated[list[AlertKind] | None, Query()] = None,
 ) -> list[AlertOut]:
@@ -62,7 +66,8 @@ async def stream_alerts(
     session: SessionDep,
     _caller: AlertReader,
     after: Annotated[
-        int | None, Query(ge=0, description="start after this alert id (default: from now)")
+        int | None,
+        Query(ge=0, le=MAX_ALERT_ID, description="start after this alert id (default: from now)"),
     ] = None,
     max_seconds: Annotated[
         int, Query(ge=1, le=86_400, description="close the stream after this long")

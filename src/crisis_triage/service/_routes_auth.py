@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials
 
 from crisis_triage.service._deps import PrincipalDep, SessionDep, StateDep, bearer_scheme
-from crisis_triage.service._errors import ApiError, ErrorBody
+from crisis_triage.service._errors import ApiError, ErrorBody, documented_errors
 from crisis_triage.service._ratelimit import SlidingWindowLimiter, login_limiter
 from crisis_triage.service._schemas import LoginIn, PrincipalOut, TokenOut
 from crisis_triage.triage import audit_origin, authenticate, issue_token, revoke_token
@@ -22,10 +22,16 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 @router.post(
     "/token",
     response_model=TokenOut,
-    responses={
-        401: {"model": ErrorBody, "description": "wrong username or password (or locked)"},
-        429: {"model": ErrorBody, "description": "too many attempts from this address"},
-    },
+    responses=documented_errors(
+        {
+            400: "the body is not valid UTF-8 JSON",
+            401: "wrong username or password (or the account is locked)",
+            413: "the body is larger than the limit",
+            415: "the body is not application/json",
+            422: "a field is missing or invalid",
+            429: "too many attempts from this address",
+        }
+    ),
     summary="Log in with a username and password; returns a bearer token",
 )
 def login(

@@ -35,10 +35,13 @@ router = APIRouter(prefix="/v1", tags=["queue"])
 
 _ERRORS = documented_errors(
     {
+        400: "the body is not valid UTF-8 JSON",
         401: "not logged in",
         403: "the role may not do this (or the case is another specialist's)",
         404: "no such case (or, for queue:claim, nothing is waiting: code queue_empty)",
         409: "the case is not in a state that allows this, or someone else changed it first",
+        413: "the body is larger than the limit",
+        415: "the body is not application/json",
         422: "invalid input",
     }
 )

@@ -28,9 +28,13 @@ def _storable(value: str) -> str:
 
 
 def _not_in_future(value: datetime) -> datetime:
-    if value - datetime.now(UTC) > MAX_CLOCK_SKEW:
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValueError("is out of range") from None
+    if in_utc - datetime.now(UTC) > MAX_CLOCK_SKEW:
         raise ValueError("must not be in the future")
-    return value.astimezone(UTC)
+    return in_utc
 
 
 Text = Annotated[str, AfterValidator(_storable)]
