@@ -130,6 +130,7 @@ def test_kill_9_mid_load_loses_nothing_acknowledged(tmp_path: Path, pg_database:
         acknowledged_before = set(ledger.acknowledged)
         sent_before = len(ledger.sent)
         counts = _counts(engine, keys)
+        rows_after_kill = len(counts)
         # Everything acknowledged before the kill is stored, once; in-flight requests that
         # died unanswered may or may not have been committed (the sender cannot know).
         assert all(counts.get(key) == 1 for key in acknowledged_before)
@@ -140,8 +141,9 @@ def test_kill_9_mid_load_loses_nothing_acknowledged(tmp_path: Path, pg_database:
         send_all(service.base, api_key, keys, retry)  # resend all: repeats must be no-ops
         counts = _counts(engine, keys)
         print(
-            f"\nkill -9: sent {sent_before} before the kill, {len(acknowledged_before)} "
-            f"acknowledged, {sum(1 for k in acknowledged_before if counts.get(k) == 1)} found "
+            f"\nkill -9: {sent_before} attempted ({ledger.statuses}), "
+            f"{len(acknowledged_before)} acknowledged, {rows_after_kill} rows after the kill, "
+            f"{sum(1 for k in acknowledged_before if counts.get(k) == 1)} acknowledged found "
             f"once; after restart and resend: {len(retry.acknowledged)}/{len(keys)} "
             f"acknowledged, {len(counts)} rows, statuses {retry.statuses}"
         )
@@ -320,8 +322,10 @@ def test_webhook_receiver_down_then_up_retries_and_records(tmp_path: Path) -> No
             f"\nwebhook receiver down then up: {len(done)} delivery(ies), attempts "
             f"{[d.attempts for d in done]}, received {len(_Hooks.received)}"
         )
+        # ``attempts`` counts an attempt when it is leased, so the snapshot above may already
+        # include the attempt that then succeeded; at least two refused ones came before it.
         failed_attempts = {d.id: d.attempts for d in failing}
-        assert all(d.attempts > failed_attempts[d.id] for d in done), (failing, done)
+        assert all(d.attempts >= max(3, failed_attempts[d.id]) for d in done), (failing, done)
         assert {d.last_status_code for d in done} == {204}
         assert len(_Hooks.received) == len(done)  # each delivered once, not once per attempt
         headers, body = _Hooks.received[0]
