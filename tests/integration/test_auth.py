@@ -77,6 +77,20 @@ def test_without_the_cache_a_revoked_key_stops_working_at_once(
     assert client.post("/v1/messages", json=message(), headers=headers).status_code == 401
 
 
+def test_a_key_revoked_in_this_process_leaves_the_cache_at_once(
+    client: TestClient, factory: Factory, session: Session
+) -> None:
+    state = client.app.state.service  # type: ignore[attr-defined]
+    state.api_keys = ApiKeyCache(3600)
+    headers = factory.api_key("messages:write")
+    assert client.post("/v1/messages", json=message(), headers=headers).status_code == 201
+    row = session.scalar(select(ApiKey))
+    assert row is not None
+    revoke_api_key(session, row.id)
+    state.api_keys.forget(row.id)  # what the admin page does after revoking
+    assert client.post("/v1/messages", json=message(), headers=headers).status_code == 401
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0

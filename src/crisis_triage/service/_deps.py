@@ -47,6 +47,9 @@ class ApiKeyCache:
         self._entries: TTLCache[str, ApiKey] | None = (
             TTLCache(maxsize=maxsize, ttl=seconds, timer=timer) if seconds > 0 else None
         )
+        # Keys revoked through this process stop at once; adding to a set is atomic, so the
+        # dashboard's worker threads may call ``forget`` while the loop reads.
+        self._revoked_ids: set[int] = set()
 
     @staticmethod
     def _digest(key: str) -> str:
@@ -55,7 +58,12 @@ class ApiKeyCache:
     def get(self, key: str) -> ApiKey | None:
         if self._entries is None:
             return None
-        return self._entries.get(self._digest(key))
+        row = self._entries.get(self._digest(key))
+        return None if row is None or row.id in self._revoked_ids else row
+
+    def forget(self, key_id: int) -> None:
+        """Stop serving key ``key_id`` from the cache (it was revoked in this process)."""
+        self._revoked_ids.add(key_id)
 
     def put(self, key: str, row: ApiKey) -> None:
         """Remember ``row``, which must be detached from its session (it is shared)."""

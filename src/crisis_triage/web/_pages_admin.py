@@ -199,6 +199,7 @@ def revoke_key(
         revoke_api_key(session, key_id, actor=user.audit_actor())
     except AccountError as exc:
         return _admin_page(request, state, session, user, error=str(exc), status=404)
+    state.api_keys.forget(key_id)
     return _done("key_revoked")  # revoke_api_key committed and audited it
 
 
