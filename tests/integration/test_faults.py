@@ -122,7 +122,9 @@ def test_kill_9_mid_load_loses_nothing_acknowledged(tmp_path: Path, pg_database:
     )
     try:
         sender.start()
-        assert _wait_for(lambda: len(ledger.acknowledged) >= 150, timeout=60)
+        # Kill once a good part is stored but most is still to come (slow machines: wait).
+        reached = _wait_for(lambda: len(ledger.acknowledged) >= 100, timeout=180)
+        assert reached, f"the load never got going: outcomes {ledger.statuses}"
         service.kill()  # mid-load: requests are in flight right now
         time.sleep(0.5)
         stop.set()
