@@ -16,8 +16,10 @@ A draw with too few crises for an adaptation is recorded as refused, as the CLI 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -172,3 +174,96 @@ def summarise(runs: list[dict[str, Any]], names: Sequence[str], sizes: Sequence[
                     )
             rows.append(row)
     return rows
+
+
+def _fmt(cell: dict[str, float] | None) -> str:
+    if cell is None:
+        return "-"
+    return f"{cell['mean']:.3f} ({cell['min']:.3f}-{cell['max']:.3f})"
+
+
+def render_learning_curve_markdown(result: dict[str, Any]) -> str:
+    """A table per held-out set: mean (min-max over seeds) of base vs adapted, per size."""
+    target = result["target_sensitivity"]
+    lines = [
+        f"# Learning curve: site labels drawn from {result['site_set']}",
+        "",
+        f"Sizes {result['sizes']}, seeds {result['seeds']}; stratified draws; every number is "
+        "on rows not drawn. Cells: mean (min-max over seeds that adapted). Sensitivity and "
+        f"PPV are at the threshold chosen from the drawn labels for sensitivity >= {target}; "
+        f"'PPV@{target}' is at the held-out threshold reaching it (ranking, not deployable). "
+        "Refused: draws with too few crises to adapt.",
+    ]
+    for name in result["sets"]:
+        lines += [
+            "",
+            f"## Held out: {name}",
+            "",
+            "| labels | crises drawn | adapted/refused | model | AUROC | AUPRC | sensitivity "
+            f"| PPV | PPV@{target} |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in (r for r in result["summary"] if r["set"] == name):
+            for model in ("base", "adapted"):
+                cells = [_fmt(row[f"{model}_{m}"]) for m in METRICS if m != "flag_rate"]
+                lines.append(
+                    f"| {row['n']} | {row['crises_drawn']:.1f} | "
+                    f"{row['adapted_runs']}/{row['refused_runs']} | {model} | "
+                    + " | ".join(cells)
+                    + " |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def plot_learning_curve(result: dict[str, Any]) -> bytes:
+    """PNG: AUPRC and PPV at the chosen threshold against labels, base vs adapted, per set."""
+    import io
+
+    from crisis_triage.evaluation._plots import _figure, colour  # matplotlib: extra
+
+    metrics = ("auprc", "ppv", "sensitivity")
+    with _figure(4.0 * len(metrics), 3.6, ncols=len(metrics)) as (figure, axes):
+        for ax, metric in zip(axes, metrics, strict=True):
+            for s, name in enumerate(result["sets"]):
+                rows = [r for r in result["summary"] if r["set"] == name]
+                for model, style in (("base", "--"), ("adapted", "-")):
+                    points = [(r["n"], r[f"{model}_{metric}"]) for r in rows]
+                    points = [(n, c) for n, c in points if c is not None]
+                    if not points:
+                        continue
+                    xs = [n for n, _ in points]
+                    ax.plot(
+                        xs,
+                        [c["mean"] for _, c in points],
+                        style,
+                        marker="o",
+                        color=colour(s),
+                        label=f"{model}, {name}",
+                    )
+                    ax.fill_between(
+                        xs,
+                        [c["min"] for _, c in points],
+                        [c["max"] for _, c in points],
+                        color=colour(s),
+                        alpha=0.12,
+                    )
+            ax.set_xscale("log")
+            ax.set_xlabel("site labels")
+            ax.set_title(metric.upper() if metric != "sensitivity" else "sensitivity")
+        axes[0].legend(loc="lower right")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_learning_curve(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out_dir / "learning_curve.json",
+        "md": out_dir / "learning_curve.md",
+        "png": out_dir / "learning_curve.png",
+    }
+    paths["json"].write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    paths["md"].write_text(render_learning_curve_markdown(result), "utf-8")
+    paths["png"].write_bytes(plot_learning_curve(result))
+    return paths
