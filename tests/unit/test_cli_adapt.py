@@ -50,11 +50,8 @@ def test_adapt_writes_model_card_and_report(tmp_path: Path, base_file: Path) -> 
 def test_adapt_refuses_too_few_crises_with_a_clear_message(tmp_path: Path, base_file: Path) -> None:
     data = _site(tmp_path, 120, 12)  # 10 crises
     out = tmp_path / "site.skops"
-    result = runner.invoke(
-        app,
-        ["adapt", str(data), "-o", str(out), "--base", str(base_file), "--text-col", "message"]
-        + ["--label-col", "label"],
-    )
+    args = ["adapt", str(data), "-o", str(out), "--base", str(base_file)]
+    result = runner.invoke(app, [*args, "--text-col", "message", "--label-col", "label"])
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert "only 10 labelled crises" in result.output and "at least 15" in result.output
