@@ -39,7 +39,6 @@ from crisis_triage.lexicon import CATEGORIES, Lexicon, LexiconHit
 from crisis_triage.text import normalise
 
 LOGIT_CLIP = 15.0
-LOGIT_SCALE = 5.0  # base log-odds / 5 keeps the dense features on the TF-IDF's scale
 DENSE_NAMES = (
     "base model log-odds (lexicon gate passed)",
     "base model log-odds (lexicon gate closed)",
@@ -74,7 +73,7 @@ def base_features(base: TwoStageDetector, texts: Sequence[str], n_top: int = 0) 
     if base.gate == "none":
         passed = np.ones(len(normalised), dtype=bool)
     scores = base._compiled().score(normalised, top_k=n_top)
-    z = np.clip(np.asarray(scores.decision, dtype=float), -LOGIT_CLIP, LOGIT_CLIP) / LOGIT_SCALE
+    z = np.clip(np.asarray(scores.decision, dtype=float), -LOGIT_CLIP, LOGIT_CLIP)
     categories = np.array(
         [[any(h.active and h.category == c for h in found) for c in CATEGORIES] for found in hits],
         dtype=float,
@@ -111,6 +110,8 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         *,
         base: Any = None,
         C: float = 1.0,
+        base_weight: float = 1.0,
+        indicator_weight: float = 1.0,
         site_ngram_range: tuple[int, int] = (1, 2),
         site_min_df: int = 2,
         max_site_features: int = 2000,
@@ -121,6 +122,8 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ) -> None:
         self.base = base
         self.C = C
+        self.base_weight = base_weight
+        self.indicator_weight = indicator_weight
         self.site_ngram_range = site_ngram_range
         self.site_min_df = site_min_df
         self.max_site_features = max_site_features
@@ -207,11 +210,14 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         stacker.fit(self._design(vectorizer, features, rows), labels[rows])
         return vectorizer, stacker
 
-    @staticmethod
     def _design(
-        vectorizer: TfidfVectorizer | None, features: BaseFeatures, rows: np.ndarray
+        self, vectorizer: TfidfVectorizer | None, features: BaseFeatures, rows: np.ndarray
     ) -> sp.csr_matrix:
-        dense = sp.csr_matrix(features.dense[rows])
+        # Scaling a feature up makes its weight cheaper under the L2 penalty: a large
+        # base_weight keeps the stacker close to the base model when labels are few.
+        scale = np.full(features.dense.shape[1], self.indicator_weight)
+        scale[:2] = self.base_weight
+        dense = sp.csr_matrix(features.dense[rows] * scale)
         if vectorizer is None:
             return dense
         words = vectorizer.transform([features.normalised[i] for i in rows])
