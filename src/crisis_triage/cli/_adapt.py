@@ -36,6 +36,10 @@ def adapt_command(
     ] = 0.95,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     c: Annotated[float, typer.Option("--C", help="Inverse L2 strength of the stacker.")] = 1.0,
+    indicator_weight: Annotated[
+        float,
+        typer.Option(help="Scale of the lexicon indicators (0.3: stay closer to the base)."),
+    ] = 1.0,
     keep_base_flags: Annotated[
         bool,
         typer.Option(
@@ -61,6 +65,7 @@ def adapt_command(
             target_sensitivity=target_sensitivity,
             cv=folds,
             C=c,
+            indicator_weight=indicator_weight,
             keep_base_flags=keep_base_flags,
         )
         path = save_model(model, output)

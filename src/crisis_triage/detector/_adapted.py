@@ -10,6 +10,10 @@ logistic regression on:
   for a hit about another person (third-party reports);
 - a compact TF-IDF of the site's own word n-grams.
 
+Features are scaled before the L2 penalty: ``base_weight`` (3) scales the base log-odds, so
+that following the base model is cheap, and ``indicator_weight`` (1) scales the other dense
+features; the learning curve in docs/site-adaptation.md chose these.
+
 The threshold is the highest one whose out-of-fold sensitivity on the site's labels reaches
 ``target_sensitivity`` (grouped, stratified folds).  With ``keep_base_flags`` a message that
 has an active lexicon hit and that the base model flags is never scored below the threshold;
@@ -40,8 +44,8 @@ from crisis_triage.text import normalise
 
 LOGIT_CLIP = 15.0
 DENSE_NAMES = (
-    "base model log-odds (lexicon gate passed)",
-    "base model log-odds (lexicon gate closed)",
+    "base model log-odds",
+    "base model log-odds ignoring the closed lexicon gate",
     "lexicon gate passed",
     *(f"lexicon {c} hit" for c in CATEGORIES),
     "lexicon hit about another person",
@@ -82,8 +86,16 @@ def base_features(base: TwoStageDetector, texts: Sequence[str], n_top: int = 0) 
         [any(h.active and "other_person" in h.effects for h in found) for found in hits],
         dtype=float,
     )
+    # Column 0 is the base model's log-odds as deployed (the gate's floor where it is closed),
+    # so that a stacker that keeps only column 0 ranks exactly as the base model does.
     dense = np.column_stack(
-        [np.where(passed, z, 0.0), np.where(passed, 0.0, z), passed, categories, other_person]
+        [
+            np.where(passed, z, -LOGIT_CLIP),
+            np.where(passed, 0.0, z),
+            passed,
+            categories,
+            other_person,
+        ]
     )
     base_p = base.predict_proba(texts)[:, 1]
     return BaseFeatures(
@@ -110,7 +122,7 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         *,
         base: Any = None,
         C: float = 1.0,
-        base_weight: float = 1.0,
+        base_weight: float = 3.0,
         indicator_weight: float = 1.0,
         site_ngram_range: tuple[int, int] = (1, 2),
         site_min_df: int = 2,
@@ -216,7 +228,7 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         # Scaling a feature up makes its weight cheaper under the L2 penalty: a large
         # base_weight keeps the stacker close to the base model when labels are few.
         scale = np.full(features.dense.shape[1], self.indicator_weight)
-        scale[:2] = self.base_weight
+        scale[0] = self.base_weight
         dense = sp.csr_matrix(features.dense[rows] * scale)
         if vectorizer is None:
             return dense
