@@ -121,3 +121,14 @@ def test_a_lowered_lexicon_flag_is_said_and_can_be_forbidden(base: TwoStageDetec
     kept = SiteAdaptedDetector(base=base, keep_base_flags=True).fit(texts, site_labels)
     assert kept.predict(probe)[0] == 1
     assert "never scored below the threshold" in kept.card_["lexicon_gate"]
+
+
+def test_a_flag_rate_cap_that_binds_raises_the_threshold_and_warns(
+    base: TwoStageDetector, site: tuple[list[str], np.ndarray]
+) -> None:
+    # A quarter of these messages are crises, so sensitivity 0.95 needs a flag rate >= 0.24.
+    capped = SiteAdaptedDetector(base=base, max_flag_rate=0.1, random_state=3).fit(*site)
+    assert (capped.oof_probability_ >= capped.threshold_).mean() <= 0.1 + 0.05  # ties
+    assert "would flag" in capped.card_["warnings"][0]
+    free = SiteAdaptedDetector(base=base, random_state=3).fit(*site)
+    assert free.threshold_ < capped.threshold_ and not free.card_["warnings"]

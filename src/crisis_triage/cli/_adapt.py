@@ -34,6 +34,9 @@ def adapt_command(
     target_sensitivity: Annotated[
         float, typer.Option(help="Out-of-fold sensitivity the threshold must reach.")
     ] = 0.95,
+    max_flag_rate: Annotated[
+        float, typer.Option(help="Cap on the out-of-fold share flagged (warns when it binds).")
+    ] = 0.25,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     c: Annotated[float, typer.Option("--C", help="Inverse L2 strength of the stacker.")] = 1.0,
     indicator_weight: Annotated[
@@ -63,6 +66,7 @@ def adapt_command(
             group_col=group_col,
             random_state=random_state,
             target_sensitivity=target_sensitivity,
+            max_flag_rate=max_flag_rate,
             cv=folds,
             C=c,
             indicator_weight=indicator_weight,

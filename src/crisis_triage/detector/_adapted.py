@@ -15,7 +15,9 @@ that following the base model is cheap, and ``indicator_weight`` (1) scales the 
 features; the learning curve in docs/site-adaptation.md chose these.
 
 The threshold is the highest one whose out-of-fold sensitivity on the site's labels reaches
-``target_sensitivity`` (grouped, stratified folds).  With ``keep_base_flags`` a message that
+``target_sensitivity`` (grouped, stratified folds), unless that flags more than
+``max_flag_rate`` of the messages out of fold; then the card warns and the threshold flags at most
+that share.  With ``keep_base_flags`` a message that
 has an active lexicon hit and that the base model flags is never scored below the threshold;
 without it (the default) such a demotion is stated in the message's explanation.
 """
@@ -129,6 +131,7 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         max_site_features: int = 2000,
         cv: int = 5,
         target_sensitivity: float = 0.95,
+        max_flag_rate: float = 0.25,
         keep_base_flags: bool = False,
         random_state: int | None = 0,
     ) -> None:
@@ -141,6 +144,7 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.max_site_features = max_site_features
         self.cv = cv
         self.target_sensitivity = target_sensitivity
+        self.max_flag_rate = max_flag_rate
         self.keep_base_flags = keep_base_flags
         self.random_state = random_state
 
@@ -179,6 +183,7 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             cost_fn=1.0,
             target_sensitivity=self.target_sensitivity,
         )
+        threshold, warning = self._capped(threshold, warning, oof, labels)
         self.site_vectorizer_, self.stacker_ = self._fit_parts(
             features, labels, np.arange(len(labels))
         )
@@ -189,6 +194,23 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.card_ = self._card(labels, warning)
         return self
 
+    def _capped(
+        self, threshold: float, warning: str | None, oof: np.ndarray, labels: np.ndarray
+    ) -> tuple[float, str | None]:
+        """With few crises, one crisis scored near zero can drag the threshold to the floor and
+        flag nearly everything (seen in the learning curve); cap the out-of-fold flag rate."""
+        rate = float((oof >= threshold).mean())
+        if rate <= self.max_flag_rate:
+            return threshold, warning
+        capped = float(np.quantile(oof, 1.0 - self.max_flag_rate, method="higher"))
+        reached = float((oof[labels == 1] >= capped).mean())
+        return capped, (
+            f"reaching out-of-fold sensitivity {self.target_sensitivity:.2f} would flag "
+            f"{rate:.0%} of messages; the threshold was raised to flag at most "
+            f"{self.max_flag_rate:.0%} (out-of-fold sensitivity {reached:.2f}); label more "
+            "crises, or lower --max-flag-rate only knowingly"
+        )
+
     def _checked_base(self) -> TwoStageDetector:
         if not isinstance(self.base, TwoStageDetector) or not hasattr(self.base, "threshold_"):
             raise AdaptationError("base must be a fitted TwoStageDetector (e.g. load_model())")
@@ -196,6 +218,7 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             ("C", self.C > 0),
             ("cv", isinstance(self.cv, int) and self.cv >= 2),
             ("target_sensitivity", 0 < self.target_sensitivity <= 1),
+            ("max_flag_rate", 0 < self.max_flag_rate <= 1),
             ("max_site_features", self.max_site_features >= 0),
         ):
             if not ok:
@@ -263,7 +286,9 @@ class SiteAdaptedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                         "how": (
                             "the highest threshold whose out-of-fold sensitivity on the site's "
                             f"labels ({self.cv} grouped stratified folds) is at least "
-                            f"{self.target_sensitivity:.2f}"
+                            f"{self.target_sensitivity:.2f}, unless that flags more than "
+                            f"{self.max_flag_rate:.0%} of them out of fold: then the threshold "
+                            "that flags at most that share (and a warning)"
                         ),
                     },
                     "lexicon_gate": (

@@ -110,6 +110,7 @@ def adapt(
     features = base_features(base, texts)
     report = cross_validate(model, features, y, group_ids, n_bootstrap=n_bootstrap)
     model.fit_features(features, y, group_ids)
+    report.warnings.extend(model.card_["warnings"])
     model.card_["cv_report"] = report.to_dict()
     return model, report
 
