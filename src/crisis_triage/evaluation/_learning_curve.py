@@ -96,6 +96,8 @@ def learning_curve(
                 target_sensitivity=target_sensitivity,
             )
             drawn_texts = {site.texts[i] for i in drawn}
+            # A held-out message identical to a drawn one would be scored in-sample.
+            held = np.array([i for i in held if site.texts[i] not in drawn_texts], dtype=int)
             sets = [(site.name, site_features, site.labels, held)]
             for other, features in zip(others, other_features, strict=True):
                 keep = np.array([t not in drawn_texts for t in other.texts])
