@@ -44,7 +44,11 @@ def test_adapt_writes_model_card_and_report(tmp_path: Path, base_file: Path) -> 
     assert card["data"]["sha256"] and card["site_labels"]["crises"] == 50
     saved = json.loads(report.read_text())
     assert card["cv_report"] == saved
+    assert card["metrics_cv"] == saved["adapted"]
     assert set(saved["adapted"]) >= {"auroc", "auprc", "sensitivity", "ppv"}
+    explained = runner.invoke(app, ["explain", "i want to kill myself", "--model", str(out)])
+    assert explained.exit_code == 0, explained.output
+    assert "site adaptation: base model log-odds" in explained.output
 
 
 def test_adapt_refuses_too_few_crises_with_a_clear_message(tmp_path: Path, base_file: Path) -> None:

@@ -112,6 +112,7 @@ def adapt(
     model.fit_features(features, y, group_ids)
     report.warnings.extend(model.card_["warnings"])
     model.card_["cv_report"] = report.to_dict()
+    model.card_["metrics_cv"] = report.adapted  # what the dashboard's model page shows
     return model, report
 
 
