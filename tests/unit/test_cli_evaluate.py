@@ -301,6 +301,8 @@ def _shared_data(root: Path) -> Path:
     for stem, seed in (("bench_core_dev", 1), ("bench_stress_dev", 2), ("train", 3)):
         frame = _table(seed=seed)
         frame["license"] = "MIT"
+        frame["crisis_type"] = np.where(frame["crisis"] == 1, "SI/DV", None)
+        frame["label_note"] = np.where(frame.index % 2 == 0, "3P a parent writes", "")
         with gzip.open(root / f"{stem}.csv.gz", "wt", encoding="utf-8") as handle:
             frame.to_csv(handle, index=False)
     return root
@@ -337,8 +339,15 @@ def test_benchmark_runs_every_candidate(fake_detector: list[Any], tmp_path: Path
     core = bench["results"]["bench_core_dev"]
     assert set(core) == {"exclude", "positive"}
     assert core["positive"]["dataset"]["n_positive"] > core["exclude"]["dataset"]["n_positive"]
+    categories = bench["category_sensitivity"]["bench_core_dev"]["default_model"]
+    assert (
+        categories["SI"]["n"] == categories["DV"]["n"] == core["exclude"]["dataset"]["n_positive"]
+    )
+    assert 0 < categories["third_party"]["n"] < categories["SI"]["n"]
     markdown = (out / "benchmark.md").read_text(encoding="utf-8")
-    assert markdown.count("| cmd1_terms |") == 1 + 4  # candidates, then 2 files x 2 policies
+    # candidates, then 2 files x 2 policies, then per-category sensitivity for 2 files
+    assert markdown.count("| cmd1_terms |") == 1 + 4 + 2
+    assert "## Sensitivity per crisis category" in markdown
     assert SECRET not in markdown
 
 

@@ -1,6 +1,7 @@
 """The `crisis-triage` command line."""
 
 # Each command module registers its commands on `app` when imported (one line per module).
+from crisis_triage.cli import _adapt as _adapt  # adapt, learning-curve
 from crisis_triage.cli import _admin as _admin  # users, apikeys
 from crisis_triage.cli import _audit as _audit  # audit verify, export
 from crisis_triage.cli import _evaluate as _evaluate  # evaluate, compare, benchmark

@@ -15,7 +15,9 @@ class Explanation:
 
     ``top_ngrams`` are (n-gram, contribution to the log-odds) pairs, largest push first.
     ``gate_passed`` is False when a lexicon gate kept the message from the model (its
-    probability is then the model's floor, not a model score).
+    probability is then the model's floor, not a model score).  ``notes`` are further reasons
+    (a site-adapted model says there what its stacker added, and when it lowered a message the
+    base model flags).
     """
 
     probability: float
@@ -25,6 +27,7 @@ class Explanation:
     lexicon_hits: tuple[LexiconHit, ...]
     top_ngrams: tuple[tuple[str, float], ...]
     gate_passed: bool = True
+    notes: tuple[str, ...] = ()  # further reasons, e.g. what a site adaptation changed
 
     def reasons(self) -> list[str]:
         """Short, human-readable reasons (matched terms first, then n-grams)."""
@@ -32,7 +35,7 @@ class Explanation:
         reasons += [f"ngram '{gram}' {weight:+.2f}" for gram, weight in self.top_ngrams]
         if not self.gate_passed:
             reasons.append("no active lexicon hit: not scored by the model (lexicon gate)")
-        return reasons
+        return reasons + list(self.notes)
 
 
 class Scorer(Protocol):

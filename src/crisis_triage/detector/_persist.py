@@ -23,6 +23,7 @@ from typing import Any
 
 import skops.io as sio
 
+from crisis_triage.detector._adapted import SiteAdaptedDetector
 from crisis_triage.detector._detector import TwoStageDetector
 
 BUNDLED_DIR = Path(__file__).with_name("bundled")
@@ -33,6 +34,7 @@ BUNDLED_MODEL_PATH = BUNDLED_DIR / "default.skops"
 ALLOWED_TYPES = frozenset(
     {
         "crisis_triage.detector._detector.TwoStageDetector",
+        "crisis_triage.detector._adapted.SiteAdaptedDetector",
         "crisis_triage.text._normalise.normalise",
         "crisis_triage.text._normalise.tokenise",
     }
@@ -50,16 +52,15 @@ def card_path(path: str | Path) -> Path:
     return path.with_name(path.name.removesuffix(".skops") + ".card.json")
 
 
-def save_model(model: TwoStageDetector, path: str | Path) -> Path:
+def save_model(model: TwoStageDetector | SiteAdaptedDetector, path: str | Path) -> Path:
     """Write ``model`` to ``path`` (skops) and its card with checksum next to it."""
     if not hasattr(model, "threshold_"):
         raise ValueError("only a fitted detector can be saved")
     path = Path(path)
-    for vectorizer in (model.vectorizer_, model.char_vectorizer_):
+    for vectorizer in _vectorizers(model):
         # scikit-learn caches id(stop_words), a memory address, to skip a check; it is
         # recomputed on use, and keeping it would make every save differ.
-        if vectorizer is not None:
-            vectorizer.__dict__.pop("_stop_words_id", None)
+        vectorizer.__dict__.pop("_stop_words_id", None)
     data = canonical_skops(sio.dumps(model, compression=zipfile.ZIP_DEFLATED))
     card = dict(model.card_) | {"file": path.name, "file_sha256": _sha256(data)}
     _write_atomic(path, data)
@@ -67,7 +68,17 @@ def save_model(model: TwoStageDetector, path: str | Path) -> Path:
     return path
 
 
-def load_model(path: str | Path | None = None) -> TwoStageDetector:
+def _vectorizers(model: Any) -> list[Any]:
+    found = [
+        v
+        for name in ("vectorizer_", "char_vectorizer_", "site_vectorizer_")
+        if (v := getattr(model, name, None)) is not None
+    ]
+    base = getattr(model, "base_", None)
+    return found + (_vectorizers(base) if base is not None else [])
+
+
+def load_model(path: str | Path | None = None) -> TwoStageDetector | SiteAdaptedDetector:
     """Load a detector (None: the bundled default model), verifying checksum and types."""
     path = Path(path) if path is not None else BUNDLED_MODEL_PATH
     if not path.is_file():
@@ -97,8 +108,12 @@ def load_model(path: str | Path | None = None) -> TwoStageDetector:
         model = sio.loads(data, trusted=sorted(untrusted))
     except Exception as exc:
         raise ModelLoadError(f"{path.name} could not be loaded ({_kind(exc)})") from None
-    if not isinstance(model, TwoStageDetector) or not hasattr(model, "threshold_"):
-        raise ModelLoadError(f"{path.name} does not hold a fitted TwoStageDetector")
+    if not isinstance(model, TwoStageDetector | SiteAdaptedDetector) or not hasattr(
+        model, "threshold_"
+    ):
+        raise ModelLoadError(
+            f"{path.name} does not hold a fitted TwoStageDetector or SiteAdaptedDetector"
+        )
     return model
 
 

@@ -28,6 +28,12 @@ from crisis_triage.evaluation._bootstrap import Replicates, bootstrap
 from crisis_triage.evaluation._compare import compare
 from crisis_triage.evaluation._data import AMBIGUOUS_POLICIES, EvaluationData, parse_labels
 from crisis_triage.evaluation._intervals import Estimate, percentile_interval, wilson_interval
+from crisis_triage.evaluation._learning_curve import (
+    LabelledSet,
+    learning_curve,
+    render_learning_curve_markdown,
+    write_learning_curve,
+)
 from crisis_triage.evaluation._metrics import (
     EvaluationError,
     auprc,
@@ -63,6 +69,7 @@ __all__ = [
     "EvaluationData",
     "EvaluationError",
     "EvaluationReport",
+    "LabelledSet",
     "Replicates",
     "ReportConfig",
     "ReportResult",
@@ -80,6 +87,7 @@ __all__ = [
     "evaluate",
     "expected_calibration_error",
     "flags_per_1000",
+    "learning_curve",
     "load_scorer",
     "net_benefit",
     "npv",
@@ -89,6 +97,7 @@ __all__ = [
     "read_cmd1_lexicon",
     "read_evaluation_table",
     "render_benchmark_markdown",
+    "render_learning_curve_markdown",
     "run_benchmark",
     "score_frame",
     "sensitivity",
@@ -100,4 +109,5 @@ __all__ = [
     "time_table",
     "wilson_interval",
     "write_benchmark",
+    "write_learning_curve",
 ]

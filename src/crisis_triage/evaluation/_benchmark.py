@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from crisis_triage.detector import TwoStageDetector, load_model, save_model
 from crisis_triage.evaluation._adapter import load_scorer
+from crisis_triage.evaluation._categories import category_sensitivity, third_party_flags
 from crisis_triage.evaluation._compare import compare
 from crisis_triage.evaluation._metrics import EvaluationError
 from crisis_triage.evaluation._report import ReportConfig, clean
@@ -131,6 +133,7 @@ def run_benchmark(
     found = candidates(data_dir, cmd1_cache)
     ready = [c for c in found if c.score is not None]
     results: dict[str, Any] = {}
+    categories: dict[str, Any] = {}
     for stem in files:
         table = read_table(data_dir / f"{stem}.csv.gz", required=["text", "crisis"])
         texts = table["text"].astype(str).tolist()
@@ -154,6 +157,7 @@ def run_benchmark(
                 include_curves=False,
             )
             results[stem][policy] = comparison.data
+        categories[stem] = _categories(table, scores, ready)
     summary: dict[str, Any] = clean(
         {
             "kind": "benchmark",
@@ -170,10 +174,30 @@ def run_benchmark(
                 for c in found
             ],
             "results": results,
+            "category_sensitivity": categories,
             "seconds": round(time.perf_counter() - started, 1),
         }
     )
     return summary
+
+
+def _categories(
+    table: pd.DataFrame, scores: dict[str, np.ndarray], ready: list[Candidate]
+) -> dict[str, Any]:
+    """Per-category and third-party sensitivity at each candidate's shipped threshold."""
+    if "crisis_type" not in table.columns:
+        return {}
+    labels = pd.to_numeric(table["crisis"], errors="coerce").fillna(0).to_numpy()
+    notes = table["label_note"].tolist() if "label_note" in table.columns else None
+    third = third_party_flags(notes) if notes is not None else None
+    types = table["crisis_type"].tolist()
+    return {
+        c.name: category_sensitivity(
+            labels, np.asarray(scores[c.name]) >= c.threshold, types, third
+        )
+        for c in ready
+        if c.name in scores
+    }
 
 
 def render_benchmark_markdown(result: dict[str, Any]) -> str:
