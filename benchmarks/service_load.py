@@ -12,7 +12,7 @@ process:
 Goals (issue 4): p99 < 50 ms at 200 msgs/s with zero errors and zero lost messages; queue read
 under 50 ms.  Results go to benchmarks/results/service_load.json.
 
-    python benchmarks/service_load.py [--rate 200] [--seconds 30] [--workers 2] [--model default]
+    python benchmarks/service_load.py [--rate 200] [--seconds 30] [--workers 1] [--model default]
 
 Needs PostgreSQL at CRISIS_TRIAGE_BENCH_POSTGRES_URL (default: the local test database); works
 in a schema of its own, dropped afterwards.  Message texts are synthetic (written here).
@@ -545,9 +545,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="steady phase length")
     parser.add_argument("--clients", type=int, default=16, help="clients in the throughput run")
-    parser.add_argument(
-        "--workers", type=int, default=2, help="service worker processes (2: one per core here)"
-    )
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--open-cases", type=int, default=10_000)
     parser.add_argument("--output", default=str(RESULTS), help="JSON file (Markdown beside it)")
     parser.add_argument("--note", default="", help="recorded with the results (machine state)")
