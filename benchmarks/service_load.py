@@ -12,7 +12,7 @@ process:
 Goals (issue 4): p99 < 50 ms at 200 msgs/s with zero errors and zero lost messages; queue read
 under 50 ms.  Results go to benchmarks/results/service_load.json.
 
-    python benchmarks/service_load.py [--rate 200] [--seconds 30] [--model default|none]
+    python benchmarks/service_load.py [--rate 200] [--seconds 30] [--workers 1] [--model default]
 
 Needs PostgreSQL at CRISIS_TRIAGE_BENCH_POSTGRES_URL (default: the local test database); works
 in a schema of its own, dropped afterwards.  Message texts are synthetic (written here).
