@@ -232,6 +232,12 @@ def benchmark(
         Path | None,
         typer.Option("--cmd1-model", help="Reuse this trained cmd1 model, or save it here."),
     ] = None,
+    record_in_card: Annotated[
+        bool,
+        typer.Option(
+            "--record-in-card", help="Also write the default model's numbers into its card."
+        ),
+    ] = False,
 ) -> None:
     """The standard comparison on the shared development sets (skips if the data is absent)."""
     ev = _evaluation()
@@ -251,6 +257,11 @@ def benchmark(
         _fail(f"cannot write to {output}: {exc.strerror}")
     for path in paths.values():
         typer.echo(f"wrote {path}")
+    if record_in_card:
+        from crisis_triage.detector import BUNDLED_MODEL_PATH, card_path
+
+        ev.record_benchmark_in_card(result, card_path(BUNDLED_MODEL_PATH))
+        typer.echo(f"recorded the default model's numbers in {card_path(BUNDLED_MODEL_PATH)}")
     for candidate in result["candidates"]:
         if candidate["skipped"]:
             typer.echo(f"skipped {candidate['name']}: {candidate['skipped']}")

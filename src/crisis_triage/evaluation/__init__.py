@@ -19,7 +19,9 @@ from crisis_triage.evaluation._adapter import (
 )
 from crisis_triage.evaluation._benchmark import (
     BENCHMARK_FILES,
+    benchmark_card_section,
     read_cmd1_lexicon,
+    record_benchmark_in_card,
     render_benchmark_markdown,
     run_benchmark,
     write_benchmark,
@@ -76,6 +78,7 @@ __all__ = [
     "TableSpec",
     "auprc",
     "auroc",
+    "benchmark_card_section",
     "bootstrap",
     "brier",
     "calibration_intercept",
@@ -96,6 +99,7 @@ __all__ = [
     "ppv",
     "read_cmd1_lexicon",
     "read_evaluation_table",
+    "record_benchmark_in_card",
     "render_benchmark_markdown",
     "render_learning_curve_markdown",
     "run_benchmark",

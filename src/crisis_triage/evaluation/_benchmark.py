@@ -212,3 +212,39 @@ def write_benchmark(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     paths["json"].write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
     paths["md"].write_text(render_benchmark_markdown(result), encoding="utf-8")
     return paths
+
+
+CARD_METRICS = ("auroc", "auprc", "sensitivity", "ppv", "flags_per_1000")
+
+
+def benchmark_card_section(
+    result: dict[str, Any], candidate: str = "default_model"
+) -> dict[str, Any]:
+    """The ``candidate``'s benchmark numbers with their 95% intervals, for a model card:
+    ``{dataset: {ambiguous_policy: {metric: [value, low, high]}}}`` plus provenance."""
+    section: dict[str, Any] = {
+        "source": "crisis-triage benchmark (development halves only)",
+        "n_boot": result.get("n_boot"),
+        "seed": result.get("seed"),
+    }
+    for dataset, policies in result["results"].items():
+        for policy, comparison in policies.items():
+            metrics = comparison["models"].get(candidate, {}).get("metrics")
+            if not metrics:
+                continue
+            section.setdefault(dataset, {})[policy] = {
+                name: [metrics[name]["value"], metrics[name]["low"], metrics[name]["high"]]
+                for name in CARD_METRICS
+                if name in metrics
+            }
+    return section
+
+
+def record_benchmark_in_card(
+    result: dict[str, Any], card: Path, candidate: str = "default_model"
+) -> None:
+    """Write the candidate's benchmark numbers into a model card (the model file is untouched,
+    so its checksum in the card stays valid)."""
+    data = json.loads(card.read_text(encoding="utf-8"))
+    data["benchmark"] = benchmark_card_section(result, candidate)
+    card.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
