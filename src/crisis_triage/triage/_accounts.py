@@ -158,8 +158,10 @@ def issue_token(
     return token, row
 
 
-def resolve_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
-    """The active user a live token belongs to, or None."""
+def live_token(
+    session: Session, token: str, *, now: datetime | None = None
+) -> tuple[AuthToken, User] | None:
+    """The token's row and its active user, if the token is live (not revoked or expired)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     now = now or utcnow()
@@ -173,7 +175,13 @@ def resolve_token(session: Session, token: str, *, now: datetime | None = None) 
     auth, user = row
     if auth.revoked_at is not None or auth.expires_at <= now or not user.is_active:
         return None
-    return user
+    return auth, user
+
+
+def resolve_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
+    """The active user a live token belongs to, or None."""
+    found = live_token(session, token, now=now)
+    return found[1] if found else None
 
 
 def revoke_token(session: Session, token: str, *, now: datetime | None = None) -> None:

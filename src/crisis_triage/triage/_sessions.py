@@ -2,19 +2,18 @@
 
 The token is an ordinary login token (``issue_token(kind="session")``) whose expiry slides: each
 use moves it to ``idle`` from now, never past ``max_age`` after login.  Validity is always
-decided by ``resolve_token``, so revocation and deactivated users work as for API tokens.
+decided by ``live_token``, as for API tokens, so revocation and deactivated users work the
+same way.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import AuthToken, User, utcnow
-from crisis_triage.triage._accounts import issue_token, resolve_token
+from crisis_triage.storage import User, utcnow
+from crisis_triage.triage._accounts import issue_token, live_token
 
 SESSION_KIND = "session"
 # Extending the expiry is a write: do it at most this often per session.
@@ -45,13 +44,10 @@ def use_session(
     is refused.
     """
     now = now or utcnow()
-    user = resolve_token(session, token, now=now)
-    if user is None:
+    found = live_token(session, token, now=now)
+    if found is None or found[0].kind != SESSION_KIND:
         return None
-    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    row = session.scalar(select(AuthToken).where(AuthToken.token_hash == digest))
-    if row is None or row.kind != SESSION_KIND:
-        return None
+    row, user = found
     wanted = min(now + idle, row.created_at + max_age)
     if extend and wanted - row.expires_at >= _EXTEND_EVERY:
         row.expires_at = wanted
