@@ -15,8 +15,8 @@ from crisis_triage.web._security import CSRF_FIELD, WebUser
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
-# Pages hold patient messages: never stored by a browser or a proxy.  (The service's security
-# middleware adds the Content-Security-Policy, framing and referrer headers to every response.)
+# Pages hold patient messages: never cached.  CSP, nosniff, no-referrer and no framing come
+# from the service's security middleware (``service/_security.py``), which every response passes.
 PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
