@@ -92,6 +92,23 @@ def test_wrong_password_is_refused_without_saying_which_part(web: TestClient) ->
     assert "ct_session" not in web.cookies
 
 
+def test_too_many_logins_from_one_address_get_429_like_the_api(
+    sqlite_url: str, users: dict[str, int]
+) -> None:
+    with make_client(sqlite_url, "http://testserver", login_attempts_per_minute=2) as client:
+        statuses = []
+        for _ in range(3):
+            page = client.get("/login")
+            reply = client.post(
+                "/login",
+                data={"username": "sam", "password": "nope-nope", "csrf_token": csrf_of(page.text)},
+            )
+            statuses.append(reply.status_code)
+        assert statuses == [401, 401, 429]
+        assert int(reply.headers["retry-after"]) >= 1
+        assert "Too many login attempts" in reply.text
+
+
 def test_login_without_the_forms_csrf_token_is_refused(web: TestClient) -> None:
     web.get("/login")
     reply = web.post("/login", data={"username": "sam", "password": PASSWORD, "csrf_token": "x"})

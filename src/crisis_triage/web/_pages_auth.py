@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from crisis_triage.service import SessionDep, StateDep
-from crisis_triage.triage import authenticate, revoke_token, start_session
+from crisis_triage.service import SessionDep, StateDep, login_limiter
+from crisis_triage.triage import audit_origin, authenticate, revoke_token, start_session
 from crisis_triage.web._render import render
 from crisis_triage.web._security import (
     PRELOGIN_COOKIE,
@@ -88,6 +88,18 @@ def login(
             error="The login form expired. Please try again.",
             status=403,
         )
+    # The same per-address limit as the API's login: attempts through either count together.
+    retry_after = login_limiter(request).attempt(audit_origin.get() or "unknown")
+    if retry_after is not None:
+        refused = _login_page(
+            request,
+            state,
+            next_path=next,
+            error="Too many login attempts from this address. Please wait and try again.",
+            status=429,
+        )
+        refused.headers["Retry-After"] = str(retry_after)
+        return refused
     user = authenticate(session, username.strip(), password)
     if user is None:
         return _login_page(
