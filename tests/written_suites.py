@@ -53,3 +53,14 @@ def load_examples(language: str) -> pd.DataFrame:
     for text in frame["text"]:
         phi_text(text)
     return frame
+
+
+def counts_table(frame: pd.DataFrame) -> str:
+    """Markdown table of rows by kind (crises first) and split, as the examples README shows."""
+    counts = frame.groupby(["crisis", "kind", "split"]).size().unstack("split", fill_value=0)
+    lines = ["| kind | crisis | train | test |", "|---|---|---|---|"]
+    for (crisis, kind), row in counts.sort_index(ascending=[False, True]).iterrows():
+        lines.append(f"| {kind} | {crisis} | {row.get('train', 0)} | {row.get('test', 0)} |")
+    totals = frame["split"].value_counts()
+    lines.append(f"| **all** | | {totals.get('train', 0)} | {totals.get('test', 0)} |")
+    return "\n".join(lines)
