@@ -4,6 +4,7 @@ from crisis_triage.lexicon._lexicon import DEFAULT_LEXICON_PATH, Lexicon
 from crisis_triage.lexicon._model import (
     CATEGORIES,
     CONTEXT_EFFECTS,
+    LANGUAGES,
     SUPPRESSES_BY_DEFAULT,
     ContextRule,
     LexiconEntry,
@@ -16,6 +17,7 @@ __all__ = [
     "CATEGORIES",
     "CONTEXT_EFFECTS",
     "DEFAULT_LEXICON_PATH",
+    "LANGUAGES",
     "SUPPRESSES_BY_DEFAULT",
     "ContextRule",
     "Lexicon",

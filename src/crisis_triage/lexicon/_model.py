@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CATEGORIES = ("SI", "HI", "NSSI", "DV", "OD")
+# Languages an entry or rule can be written for; a context rule only looks at hits of entries
+# in its own language ("no" is a Spanish denial, not an English one).
+LANGUAGES = ("en", "es")
 # What a context rule says about a nearby crisis term.
 CONTEXT_EFFECTS = (
     "negation",
@@ -46,6 +49,7 @@ class LexiconEntry:
     rationale: str
     examples: tuple[str, ...] = ()
     source_pattern: str = ""  # as written in the file, before {{macros}} are expanded
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,13 @@ class ContextRule:
     suppress: bool = True
     examples: tuple[str, ...] = ()
     source_pattern: str = ""  # as written in the file, before {{macros}} are expanded
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
 class LexiconHit:
-    """One match of a lexicon entry in normalised text.
+    """One match of a lexicon entry in normalised text (``start``/``end`` index into
+    ``normalise(text)``; ``term`` is that slice, accents kept).
 
     ``suppressed_by`` names the context rule that explains the term away (``None``: the hit
     counts).  Suppressed hits are kept so that an explanation can say why a term did not count.
@@ -88,6 +94,7 @@ class LexiconHit:
     suppressed_by: str | None = None
     effect: str | None = None
     annotations: tuple[tuple[str, str], ...] = ()
+    lang: str = "en"
 
     @property
     def active(self) -> bool:

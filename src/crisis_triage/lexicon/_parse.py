@@ -13,6 +13,7 @@ from typing import Any
 from crisis_triage.lexicon._model import (
     CATEGORIES,
     CONTEXT_EFFECTS,
+    LANGUAGES,
     SUPPRESSES_BY_DEFAULT,
     ContextRule,
     LexiconEntry,
@@ -21,10 +22,10 @@ from crisis_triage.lexicon._model import (
 
 DIRECTIONS = ("before", "after", "either")
 TOP_LEVEL_KEYS = frozenset({"version", "description", "macros", "entries", "context_rules"})
-ENTRY_KEYS = frozenset({"id", "pattern", "category", "rationale", "examples"})
+ENTRY_KEYS = frozenset({"id", "pattern", "category", "rationale", "examples", "lang"})
 RULE_KEYS = frozenset(
     {"id", "pattern", "effect", "direction", "window", "applies_to", "suppress", "rationale",
-     "examples"}
+     "examples", "lang"}
 )  # fmt: skip
 MAX_WINDOW = 30
 _MACRO_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -167,6 +168,13 @@ def _source(raw: Mapping[str, Any], expanded: str) -> str:
     return "" if written == expanded else written
 
 
+def _lang(raw: Mapping[str, Any], where: str) -> str:
+    lang = raw.get("lang", "en")
+    if lang not in LANGUAGES:
+        raise LexiconError(f"{where}: lang {lang!r} is not one of {', '.join(LANGUAGES)}")
+    return str(lang)
+
+
 def _parse_entry(index: int, raw: Any, macros: Mapping[str, str]) -> LexiconEntry:
     where = f"entries[{index}]"
     if not isinstance(raw, Mapping):
@@ -180,7 +188,13 @@ def _parse_entry(index: int, raw: Any, macros: Mapping[str, str]) -> LexiconEntr
         raise LexiconError(f"{where}: category {category!r} is not one of {', '.join(CATEGORIES)}")
     rationale = _require(raw, "rationale", where)
     return LexiconEntry(
-        identifier, pattern, category, rationale, _examples(raw, where), _source(raw, pattern)
+        identifier,
+        pattern,
+        category,
+        rationale,
+        _examples(raw, where),
+        _source(raw, pattern),
+        _lang(raw, where),
     )
 
 
@@ -221,4 +235,5 @@ def _parse_rule(index: int, raw: Any, macros: Mapping[str, str]) -> ContextRule:
         suppress=suppress,
         examples=_examples(raw, where),
         source_pattern=_source(raw, pattern),
+        lang=_lang(raw, where),
     )
