@@ -300,7 +300,9 @@ def _apply_context(
     for cue_start, cue_end, rule in cues:
         if cue_start < start or cue_end > end or rule.lang != hit.lang:
             continue
-        if rule.applies_to and hit.category not in rule.applies_to:
+        if rule.applies_to and not (
+            hit.category in rule.applies_to or hit.entry_id in rule.applies_to
+        ):
             continue
         if not _within(words, rule, cue_start, cue_end, hit.start, hit.end):
             continue

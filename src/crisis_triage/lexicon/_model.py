@@ -16,6 +16,7 @@ CONTEXT_EFFECTS = (
     "figurative",
     "historical",
     "accidental",
+    "conflict",
 )
 # Whether a rule with this effect explains a hit away (True) or only annotates it (False) when
 # the rule does not say.  A crisis about someone else (a parent writing about a suicidal child)
@@ -28,6 +29,7 @@ SUPPRESSES_BY_DEFAULT = {
     "figurative": True,
     "historical": False,
     "accidental": True,
+    "conflict": True,
 }
 
 
@@ -58,7 +60,7 @@ class ContextRule:
 
     ``direction`` is where the cue must sit relative to the term: ``before``, ``after`` or
     ``either``; ``window`` is the furthest distance in tokens.  ``applies_to`` limits the rule to
-    some categories (empty: all).  ``suppress`` says whether the rule explains the hit away or
+    some categories or entry ids (empty: all).  ``suppress`` says whether the rule explains the hit away or
     only annotates it; ``examples`` are messages in which the rule must affect some hit.
     """
 

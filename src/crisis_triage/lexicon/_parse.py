@@ -55,6 +55,14 @@ def parse_document(
     if not entries:
         raise LexiconError("the lexicon has no entries")
     check_unique([e.id for e in entries] + [r.id for r in rules])
+    known = set(CATEGORIES) | {e.id for e in entries}
+    for rule in rules:
+        bad = [c for c in rule.applies_to if c not in known]
+        if bad:
+            raise LexiconError(
+                f"context rule {rule.id!r}: applies_to has unknown categories {bad} "
+                "(nor are they entry ids)"
+            )
     return version.strip(), entries, rules
 
 
@@ -218,9 +226,8 @@ def _parse_rule(index: int, raw: Any, macros: Mapping[str, str]) -> ContextRule:
     applies_to = raw.get("applies_to") or []
     if isinstance(applies_to, str) or not isinstance(applies_to, list):
         raise LexiconError(f"{where}: applies_to must be a list of categories")
-    bad = [c for c in applies_to if c not in CATEGORIES]
-    if bad:
-        raise LexiconError(f"{where}: applies_to has unknown categories {bad}")
+    if not all(isinstance(c, str) for c in applies_to):
+        raise LexiconError(f"{where}: applies_to must be a list of categories or entry ids")
     suppress = raw.get("suppress", SUPPRESSES_BY_DEFAULT[effect])
     if not isinstance(suppress, bool):
         raise LexiconError(f"{where}: suppress must be true or false")
