@@ -1,5 +1,6 @@
 """Crisis terms and context rules as a versioned, validated data file, with one compiled matcher."""
 
+from crisis_triage.lexicon._evidence import HitEvidence, LexiconEvidence
 from crisis_triage.lexicon._lexicon import DEFAULT_LEXICON_PATH, Lexicon
 from crisis_triage.lexicon._model import (
     CATEGORIES,
@@ -20,9 +21,11 @@ __all__ = [
     "LANGUAGES",
     "SUPPRESSES_BY_DEFAULT",
     "ContextRule",
+    "HitEvidence",
     "Lexicon",
     "LexiconEntry",
     "LexiconError",
+    "LexiconEvidence",
     "LexiconHit",
     "Term",
     "load_term_list",

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from crisis_triage.lexicon._evidence import LexiconEvidence, build_evidence
 from crisis_triage.lexicon._matcher import Matcher, max_words
 from crisis_triage.lexicon._model import (
     CATEGORIES,
@@ -225,6 +226,14 @@ class Lexicon:
         found.sort(key=lambda cue: self._rule_rank[cue[2].id])
         return found
 
+    def evidence(self, text: str, *, normalised: bool = False) -> LexiconEvidence:
+        """What the lexicon found as model evidence: every hit with its entry, category,
+        language, state (active or the effect that explained it away), annotations, and span
+        and clause in the normalised text (``evidence.normalised``)."""
+        if not normalised:
+            text = normalise(text)
+        return build_evidence(text, self.match(text, normalised=True))
+
     def active_hits(self, text: str, *, normalised: bool = False) -> list[LexiconHit]:
         return [h for h in self.match(text, normalised=normalised) if h.active]
 
@@ -306,9 +315,9 @@ def _apply_context(
             continue
         if not _within(words, rule, cue_start, cue_end, hit.start, hit.end):
             continue
-        if rule.effect == "negation" and cue_end <= hit.start:
-            if not neighbours.denial_reaches(cue_end):
-                continue
+        denial = rule.effect == "negation" and cue_end <= hit.start
+        if denial and not neighbours.denial_reaches(cue_end):
+            continue
         if rule.suppress:
             suppressor = suppressor or rule
         elif (rule.id, rule.effect) not in annotations:

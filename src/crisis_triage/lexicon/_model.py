@@ -60,8 +60,8 @@ class ContextRule:
 
     ``direction`` is where the cue must sit relative to the term: ``before``, ``after`` or
     ``either``; ``window`` is the furthest distance in tokens.  ``applies_to`` limits the rule to
-    some categories or entry ids (empty: all).  ``suppress`` says whether the rule explains the hit away or
-    only annotates it; ``examples`` are messages in which the rule must affect some hit.
+    some categories or entry ids (empty: all).  ``suppress`` says whether the rule explains the
+    hit away or only annotates it; ``examples`` are messages in which the rule must affect some hit.
     """
 
     id: str

@@ -26,7 +26,7 @@ _LONGEST_CLAUSE_WORD = len("however")
 # suicidal, took 20 pills"), and so does another hit unless only "or"/"and" stands between
 # them ("no suicidal or homicidal thoughts").
 PHRASE_END = re.compile(r"[,:]| - ")
-JOINED_HITS = re.compile(r"\s*(?:(?:or|nor|and|/|&|o|ni|y)\s*)?")
+JOINED_HITS = re.compile(r"\s*(?:or|nor|and|/|&|o|ni|y)\s*")
 WORD = re.compile(r"\S+")
 
 Cue = tuple[int, int, "ContextRule"]

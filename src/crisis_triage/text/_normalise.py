@@ -148,7 +148,9 @@ _TYPOS = {
     "overdsoe": "overdose", "pils": "pills", "pilss": "pills", "wnat": "want", "wnt": "want",
     "wamt": "want", "wana": "wanna", "wanan": "wanna", "hanng": "hang", "bleeed": "bleed",
 }  # fmt: skip
-_TYPO = re.compile(r"(?<![\w'])(?:" + "|".join(sorted(_TYPOS, key=len, reverse=True)) + r")(?![\w'])")
+_TYPO = re.compile(
+    r"(?<![\w'])(?:" + "|".join(sorted(_TYPOS, key=len, reverse=True)) + r")(?![\w'])"
+)
 
 # Slang and euphemisms, expanded to the plain words the lexicon and model know. Each entry
 # also lists literals of which every match contains at least one: a cheap "in" test skips the
