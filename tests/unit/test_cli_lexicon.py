@@ -26,7 +26,7 @@ def site_copy(tmp_path: Path, **changes: object) -> Path:
 def test_list_shows_entries_with_version_and_hash() -> None:
     result = runner.invoke(app, ["lexicon", "list"])
     assert result.exit_code == 0, result.output
-    assert "lexicon 1." in result.output and "sha256" in result.output
+    assert "lexicon 2." in result.output and "sha256" in result.output
     assert "si-suicide" in result.output and "dv-abusive" in result.output
 
 

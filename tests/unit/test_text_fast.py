@@ -26,6 +26,7 @@ def reference_normalise(text: str) -> str:
     text = impl._URL.sub(" __url__ ", text)
     text = impl._PHONE.sub(" __phone__ ", text)
     text = impl._LEET_TOKEN.sub(impl._decode_leet, text)
+    text = impl._TYPO.sub(impl._fix_typo, text)
     for pattern, replacement, _literals in impl._SLANG:
         text = pattern.sub(replacement, text)
     return re.sub(r"\s+", " ", text).strip()
@@ -40,7 +41,8 @@ FRAGMENTS = [
     "kms", "k.m.s", "k.ms", "kys", "unaliving", "sewer slide", "sewerslide", "suicid",
     "self-delete", "self deleting", "s/h", "self harm", "selfharm", "o.d'ed", "od'd", "oding",
     "ODed", "ctb", "su1c1de", "k!ll", "d347h", "k1ll", "sooo", "killll", "pleeease", "h@te",
-    "$elf", "|ive", "555-123-4567", "(555) 123-4567", "+1 555.123.4567", "5551234567",
+    "$elf", "|ive", "myslef", "slef-harm", "kil", "cuttin'", "m1slef", "555-123-4567",
+    "(555) 123-4567", "+1 555.123.4567", "5551234567",
     "a@b.com", "jane.doe+x@mail.example.com", "http://x.y/z", "https://", "www.a.org",
     "foo.com/bar", "bit.ly", "x.io", "\u2019", "\u201c", "`", "\u200b", "\u00ad", "\ufeff",
     "\uff4b\uff4d\uff53", "\u00a0", "\t", "\n", "  ", "\u3000", "\u2028", "I", "\u0130",

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from crisis_triage.lexicon._evidence import LexiconEvidence, build_evidence
 from crisis_triage.lexicon._matcher import Matcher, max_words
 from crisis_triage.lexicon._model import (
     CATEGORIES,
@@ -21,8 +22,15 @@ from crisis_triage.lexicon._model import (
     LexiconHit,
 )
 from crisis_triage.lexicon._parse import check_unique, parse_document
-from crisis_triage.lexicon._scan import WORD, ClauseEnds, CuesByStart, WordIndex
-from crisis_triage.text import normalise
+from crisis_triage.lexicon._scan import (
+    JOINED_HITS,
+    PHRASE_END,
+    WORD,
+    ClauseEnds,
+    CuesByStart,
+    WordIndex,
+)
+from crisis_triage.text import fold_accents, normalise
 
 DEFAULT_LEXICON_PATH = Path(__file__).with_name("default_lexicon.yaml")
 
@@ -44,10 +52,13 @@ class Lexicon:
         if not self.entries:
             raise LexiconError("the lexicon has no entries")
         check_unique([e.id for e in self.entries] + [r.id for r in self.context_rules])
-        object.__setattr__(self, "_terms", Matcher([e.pattern for e in self.entries]))
+        # Text is accent-folded before matching, so patterns are too ("jamás" = "jamas").
+        terms = Matcher([fold_accents(e.pattern) for e in self.entries])
+        object.__setattr__(self, "_terms", terms)
         cues = None
         if self.context_rules:
-            cues = Matcher([r.pattern for r in self.context_rules], overlapping=True)
+            patterns = [fold_accents(r.pattern) for r in self.context_rules]
+            cues = Matcher(patterns, overlapping=True)
         object.__setattr__(self, "_cues", cues)
         object.__setattr__(self, "_rule_rank", {r.id: i for i, r in enumerate(self.context_rules)})
         # how many words from a hit a cue can start (window + longest cue); None: unbounded
@@ -130,13 +141,21 @@ class Lexicon:
 
     # -- matching -----------------------------------------------------------------------
     def match(self, text: str, *, normalised: bool = False) -> list[LexiconHit]:
-        """Every hit in ``text``, including hits that context rules explain away."""
+        """Every hit in ``text``, including hits that context rules explain away.
+
+        Offsets index into ``normalise(text)``: patterns run over its accent-folded copy, which
+        has the same length, and ``term`` is the unfolded slice.
+        """
         if not normalised:
             text = normalise(text)
+        original, text = text, fold_accents(text)
         hits: list[LexiconHit] = []
         for m in self._terms.matches(text):
             entry = self.entries[Matcher.index(m)]
-            hits.append(LexiconHit(entry.id, entry.category, m.group(), m.start(), m.end()))
+            term = original[m.start() : m.end()]
+            hits.append(
+                LexiconHit(entry.id, entry.category, term, m.start(), m.end(), lang=entry.lang)
+            )
         if hits and self._cues is not None:
             clause_ends = ClauseEnds(text)
             clauses = [clause_ends.bounds(hit.start, hit.end) for hit in hits]
@@ -147,8 +166,14 @@ class Lexicon:
                 window = max(rule.window for rule in self.context_rules)
                 nearby = CuesByStart(cues, self._rule_rank)
                 hits = [
-                    _apply_context(hit, clause, nearby.near(words.around(hit, window)), words)
-                    for hit, clause in zip(hits, clauses, strict=True)
+                    _apply_context(
+                        hit,
+                        clause,
+                        nearby.near(words.around(hit, window)),
+                        words,
+                        _Neighbours(text, hits, index),
+                    )
+                    for index, (hit, clause) in enumerate(zip(hits, clauses, strict=True))
                 ]
         return hits
 
@@ -201,6 +226,14 @@ class Lexicon:
         found.sort(key=lambda cue: self._rule_rank[cue[2].id])
         return found
 
+    def evidence(self, text: str, *, normalised: bool = False) -> LexiconEvidence:
+        """What the lexicon found as model evidence: every hit with its entry, category,
+        language, state (active or the effect that explained it away), annotations, and span
+        and clause in the normalised text (``evidence.normalised``)."""
+        if not normalised:
+            text = normalise(text)
+        return build_evidence(text, self.match(text, normalised=True))
+
     def active_hits(self, text: str, *, normalised: bool = False) -> list[LexiconHit]:
         return [h for h in self.match(text, normalised=normalised) if h.active]
 
@@ -238,22 +271,52 @@ def _affected_by(hit: LexiconHit, rule_id: str) -> bool:
     return hit.suppressed_by == rule_id or any(rule == rule_id for rule, _ in hit.annotations)
 
 
+@dataclass(frozen=True)
+class _Neighbours:
+    """The hits before ``hits[index]`` in ``text`` (hits never overlap and come in order)."""
+
+    text: str
+    hits: list[LexiconHit]
+    index: int
+
+    def denial_reaches(self, cue_end: int) -> bool:
+        """Whether a denial ending at ``cue_end`` still covers the hit: no comma, colon or
+        dash between them, and no other hit unless only "or"/"and" joins it to the next."""
+        hit = self.hits[self.index]
+        if PHRASE_END.search(self.text, cue_end, hit.start):
+            return False
+        later_start = hit.start
+        for earlier in reversed(self.hits[: self.index]):
+            if earlier.end <= cue_end:
+                break
+            if not JOINED_HITS.fullmatch(self.text, earlier.end, later_start):
+                return False
+            later_start = earlier.start
+        return True
+
+
 def _apply_context(
     hit: LexiconHit,
     clause: tuple[int, int],
     cues: list[tuple[int, int, ContextRule]],
     words: WordIndex,
+    neighbours: _Neighbours,
 ) -> LexiconHit:
     """Suppress or annotate ``hit`` by the cues in its clause (the first suppressing rule wins)."""
     start, end = clause
     suppressor: ContextRule | None = None
     annotations: list[tuple[str, str]] = []
     for cue_start, cue_end, rule in cues:
-        if cue_start < start or cue_end > end:
+        if cue_start < start or cue_end > end or rule.lang != hit.lang:
             continue
-        if rule.applies_to and hit.category not in rule.applies_to:
+        if rule.applies_to and not (
+            hit.category in rule.applies_to or hit.entry_id in rule.applies_to
+        ):
             continue
         if not _within(words, rule, cue_start, cue_end, hit.start, hit.end):
+            continue
+        denial = rule.effect == "negation" and cue_end <= hit.start
+        if denial and not neighbours.denial_reaches(cue_end):
             continue
         if rule.suppress:
             suppressor = suppressor or rule
@@ -270,6 +333,7 @@ def _apply_context(
         suppressor.id if suppressor else None,
         suppressor.effect if suppressor else None,
         tuple(annotations),
+        hit.lang,
     )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CATEGORIES = ("SI", "HI", "NSSI", "DV", "OD")
+# Languages an entry or rule can be written for; a context rule only looks at hits of entries
+# in its own language ("no" is a Spanish denial, not an English one).
+LANGUAGES = ("en", "es")
 # What a context rule says about a nearby crisis term.
 CONTEXT_EFFECTS = (
     "negation",
@@ -13,6 +16,7 @@ CONTEXT_EFFECTS = (
     "figurative",
     "historical",
     "accidental",
+    "conflict",
 )
 # Whether a rule with this effect explains a hit away (True) or only annotates it (False) when
 # the rule does not say.  A crisis about someone else (a parent writing about a suicidal child)
@@ -25,6 +29,7 @@ SUPPRESSES_BY_DEFAULT = {
     "figurative": True,
     "historical": False,
     "accidental": True,
+    "conflict": True,
 }
 
 
@@ -46,6 +51,7 @@ class LexiconEntry:
     rationale: str
     examples: tuple[str, ...] = ()
     source_pattern: str = ""  # as written in the file, before {{macros}} are expanded
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,8 @@ class ContextRule:
 
     ``direction`` is where the cue must sit relative to the term: ``before``, ``after`` or
     ``either``; ``window`` is the furthest distance in tokens.  ``applies_to`` limits the rule to
-    some categories (empty: all).  ``suppress`` says whether the rule explains the hit away or
-    only annotates it; ``examples`` are messages in which the rule must affect some hit.
+    some categories or entry ids (empty: all).  ``suppress`` says whether the rule explains the
+    hit away or only annotates it; ``examples`` are messages in which the rule must affect some hit.
     """
 
     id: str
@@ -68,11 +74,13 @@ class ContextRule:
     suppress: bool = True
     examples: tuple[str, ...] = ()
     source_pattern: str = ""  # as written in the file, before {{macros}} are expanded
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
 class LexiconHit:
-    """One match of a lexicon entry in normalised text.
+    """One match of a lexicon entry in normalised text (``start``/``end`` index into
+    ``normalise(text)``; ``term`` is that slice, accents kept).
 
     ``suppressed_by`` names the context rule that explains the term away (``None``: the hit
     counts).  Suppressed hits are kept so that an explanation can say why a term did not count.
@@ -88,6 +96,7 @@ class LexiconHit:
     suppressed_by: str | None = None
     effect: str | None = None
     annotations: tuple[tuple[str, str], ...] = ()
+    lang: str = "en"
 
     @property
     def active(self) -> bool:

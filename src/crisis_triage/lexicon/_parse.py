@@ -13,6 +13,7 @@ from typing import Any
 from crisis_triage.lexicon._model import (
     CATEGORIES,
     CONTEXT_EFFECTS,
+    LANGUAGES,
     SUPPRESSES_BY_DEFAULT,
     ContextRule,
     LexiconEntry,
@@ -21,10 +22,10 @@ from crisis_triage.lexicon._model import (
 
 DIRECTIONS = ("before", "after", "either")
 TOP_LEVEL_KEYS = frozenset({"version", "description", "macros", "entries", "context_rules"})
-ENTRY_KEYS = frozenset({"id", "pattern", "category", "rationale", "examples"})
+ENTRY_KEYS = frozenset({"id", "pattern", "category", "rationale", "examples", "lang"})
 RULE_KEYS = frozenset(
     {"id", "pattern", "effect", "direction", "window", "applies_to", "suppress", "rationale",
-     "examples"}
+     "examples", "lang"}
 )  # fmt: skip
 MAX_WINDOW = 30
 _MACRO_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -54,6 +55,14 @@ def parse_document(
     if not entries:
         raise LexiconError("the lexicon has no entries")
     check_unique([e.id for e in entries] + [r.id for r in rules])
+    known = set(CATEGORIES) | {e.id for e in entries}
+    for rule in rules:
+        bad = [c for c in rule.applies_to if c not in known]
+        if bad:
+            raise LexiconError(
+                f"context rule {rule.id!r}: applies_to has unknown categories {bad} "
+                "(nor are they entry ids)"
+            )
     return version.strip(), entries, rules
 
 
@@ -167,6 +176,13 @@ def _source(raw: Mapping[str, Any], expanded: str) -> str:
     return "" if written == expanded else written
 
 
+def _lang(raw: Mapping[str, Any], where: str) -> str:
+    lang = raw.get("lang", "en")
+    if lang not in LANGUAGES:
+        raise LexiconError(f"{where}: lang {lang!r} is not one of {', '.join(LANGUAGES)}")
+    return str(lang)
+
+
 def _parse_entry(index: int, raw: Any, macros: Mapping[str, str]) -> LexiconEntry:
     where = f"entries[{index}]"
     if not isinstance(raw, Mapping):
@@ -180,7 +196,13 @@ def _parse_entry(index: int, raw: Any, macros: Mapping[str, str]) -> LexiconEntr
         raise LexiconError(f"{where}: category {category!r} is not one of {', '.join(CATEGORIES)}")
     rationale = _require(raw, "rationale", where)
     return LexiconEntry(
-        identifier, pattern, category, rationale, _examples(raw, where), _source(raw, pattern)
+        identifier,
+        pattern,
+        category,
+        rationale,
+        _examples(raw, where),
+        _source(raw, pattern),
+        _lang(raw, where),
     )
 
 
@@ -204,9 +226,8 @@ def _parse_rule(index: int, raw: Any, macros: Mapping[str, str]) -> ContextRule:
     applies_to = raw.get("applies_to") or []
     if isinstance(applies_to, str) or not isinstance(applies_to, list):
         raise LexiconError(f"{where}: applies_to must be a list of categories")
-    bad = [c for c in applies_to if c not in CATEGORIES]
-    if bad:
-        raise LexiconError(f"{where}: applies_to has unknown categories {bad}")
+    if not all(isinstance(c, str) for c in applies_to):
+        raise LexiconError(f"{where}: applies_to must be a list of categories or entry ids")
     suppress = raw.get("suppress", SUPPRESSES_BY_DEFAULT[effect])
     if not isinstance(suppress, bool):
         raise LexiconError(f"{where}: suppress must be true or false")
@@ -221,4 +242,5 @@ def _parse_rule(index: int, raw: Any, macros: Mapping[str, str]) -> ContextRule:
         suppress=suppress,
         examples=_examples(raw, where),
         source_pattern=_source(raw, pattern),
+        lang=_lang(raw, where),
     )

@@ -16,9 +16,17 @@ if TYPE_CHECKING:
     from crisis_triage.lexicon._model import ContextRule, LexiconHit
 
 # A cue only reaches across its own clause: sentence ends and contrastive words stop it
-# ("I'm not suicidal, but I want to die" keeps the second hit).
-CLAUSE_END = re.compile(r"[.!?;\n]+|\b(?:but|however|although|though|except)\b")
+# ("I'm not suicidal, but I want to die" keeps the second hit), in English and Spanish
+# ("no soy suicida pero quiero morirme"; text is accent-folded before matching).
+CLAUSE_END = re.compile(
+    r"[.!?;\n\u00bf\u00a1]+|\b(?:but|however|although|though|except|pero|aunque|sino|excepto)\b"
+)
 _LONGEST_CLAUSE_WORD = len("however")
+# A denial reaches no further than its phrase: a comma, colon or dash ends it too ("not
+# suicidal, took 20 pills"), and so does another hit unless only "or"/"and" stands between
+# them ("no suicidal or homicidal thoughts").
+PHRASE_END = re.compile(r"[,:]| - ")
+JOINED_HITS = re.compile(r"\s*(?:or|nor|and|/|&|o|ni|y)\s*")
 WORD = re.compile(r"\S+")
 
 Cue = tuple[int, int, "ContextRule"]

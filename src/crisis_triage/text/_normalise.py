@@ -130,6 +130,28 @@ _DOUBLE_LETTER_WORDS = _CRISIS_WORDS | frozenset(
     ]
 )
 
+# Misspellings of crisis words (typos, a dropped or swapped letter), read as the word meant.
+# Only spellings that are not themselves English words are listed.
+_TYPOS = {
+    "myslef": "myself", "mysefl": "myself", "myslf": "myself", "mysef": "myself",
+    "mysel": "myself", "myeslf": "myself", "msyelf": "myself", "mysself": "myself",
+    "mysle": "myself", "slef": "self", "sefl": "self", "kil": "kill", "kll": "kill",
+    "kilk": "kill", "klil": "kill", "kiling": "killing", "killin": "killing",
+    "suicde": "suicide", "suicie": "suicide", "siucide": "suicide", "suiside": "suicide",
+    "suicdie": "suicide", "sucicide": "suicide", "suicied": "suicide", "suisidal": "suicidal",
+    "suicdal": "suicidal", "sucicidal": "suicidal", "suicidla": "suicidal",
+    "cuting": "cutting", "cuttin": "cutting", "cuttng": "cutting", "ctting": "cutting",
+    "hurtin": "hurting", "hrut": "hurt", "hurtt": "hurt", "dyin": "dying", "diee": "die",
+    "ded": "dead", "aliev": "alive", "alvie": "alive", "overdosd": "overdosed",
+    "ovedosed": "overdosed", "overdossed": "overdosed", "overdoesed": "overdosed",
+    "overdozed": "overdosed", "overdoze": "overdose", "ovrdose": "overdose",
+    "overdsoe": "overdose", "pils": "pills", "pilss": "pills", "wnat": "want", "wnt": "want",
+    "wamt": "want", "wana": "wanna", "wanan": "wanna", "hanng": "hang", "bleeed": "bleed",
+}  # fmt: skip
+_TYPO = re.compile(
+    r"(?<![\w'])(?:" + "|".join(sorted(_TYPOS, key=len, reverse=True)) + r")(?![\w'])"
+)
+
 # Slang and euphemisms, expanded to the plain words the lexicon and model know. Each entry
 # also lists literals of which every match contains at least one: a cheap "in" test skips the
 # regex on the (usual) text without any, which leaves the result unchanged.
@@ -169,6 +191,7 @@ def normalise(text: str) -> str:
     e-mail addresses, URLs and phone numbers, leet and elongation decoding, slang expansion,
     whitespace collapsing. tests/unit/test_text_fast.py checks this function against that
     plain sequence on random text: the shortcuts below only skip steps that cannot match.
+    Leet decoding also reads common misspellings of crisis words as the word ("myslef").
     """
     text = unicodedata.normalize("NFKC", text)
     if text.isascii():
@@ -235,9 +258,47 @@ _MAY_DECODE = re.compile(r"[0-9@$!|]|([a-z])\1\1")
 
 @lru_cache(maxsize=65536)
 def _decode_piece(piece: str) -> str:
-    if _MAY_DECODE.search(piece) is None:
-        return piece
-    return _LEET_TOKEN.sub(_decode_leet, piece)
+    if _MAY_DECODE.search(piece) is not None:
+        piece = _LEET_TOKEN.sub(_decode_leet, piece)
+    elif piece.isalpha():  # a plain word: a typo only if it is one whole
+        return _TYPOS.get(piece, piece)
+    return _TYPO.sub(_fix_typo, piece)
+
+
+def _fix_typo(match: re.Match[str]) -> str:
+    return _TYPOS[match.group(0)]
+
+
+class _AccentFold(dict[int, str]):
+    """``str.translate`` table: a Latin letter with diacritics -> the plain letter, else itself.
+
+    Filled on demand; only the Latin blocks are cached, so the table stays small whatever
+    characters arrive."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if code > _LAST_LATIN:
+            return char
+        parts = unicodedata.normalize("NFD", char)
+        base = parts[0]
+        plain = len(parts) > 1 and base.isascii() and base.isalpha()
+        folded = base if plain and all(unicodedata.combining(c) for c in parts[1:]) else char
+        self[code] = folded
+        return folded
+
+
+_LAST_LATIN = 0x1EFF  # end of Latin Extended Additional
+_ACCENT_FOLD = _AccentFold()
+
+
+def fold_accents(text: str) -> str:
+    """``text`` with accents taken off Latin letters ("está" -> "esta", "ñ" -> "n").
+
+    One character in, one character out, so offsets into the result are offsets into
+    ``text``: the lexicon matches folded text and reports spans of the unfolded one. The
+    model's features keep the accents (``normalise`` does not fold).
+    """
+    return text if text.isascii() else text.translate(_ACCENT_FOLD)
 
 
 @lru_cache(maxsize=65536)
