@@ -56,10 +56,12 @@ from crisis_triage.triage._errors import (
     IdempotencyConflictError,
     InvalidDispositionError,
     InvalidTransitionError,
+    NoteRequiredError,
     NotFoundError,
     PermissionDeniedError,
     TriageError,
 )
+from crisis_triage.triage._escalations import Escalation, waiting_escalations
 from crisis_triage.triage._history import (
     PURGED_TEXT,
     HistoryItem,
@@ -185,6 +187,7 @@ __all__ = [
     "DeliveryJob",
     "Disposition",
     "ErasureReport",
+    "Escalation",
     "FailedDelivery",
     "HistoryItem",
     "IdempotencyConflictError",
@@ -193,6 +196,7 @@ __all__ = [
     "InvalidDispositionError",
     "InvalidTransitionError",
     "NotFoundError",
+    "NoteRequiredError",
     "OpenCrisis",
     "Oversight",
     "PermissionDeniedError",
@@ -274,5 +278,6 @@ __all__ = [
     "usernames",
     "verify",
     "verify_chain",
+    "waiting_escalations",
     "workload",
 ]
