@@ -32,8 +32,9 @@ format: install
 bench: install
 	$(BIN)/python -m benchmarks
 
+# make serve PORT=8080 HOST=0.0.0.0 (or CRISIS_TRIAGE_PORT / CRISIS_TRIAGE_HOST in the environment)
 serve: install
-	$(BIN)/crisis-triage serve
+	$(BIN)/crisis-triage serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 model: install
 	$(BIN)/crisis-triage train-default

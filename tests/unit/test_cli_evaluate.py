@@ -283,12 +283,13 @@ def test_compare_two_models(fake_detector: list[Any], tmp_path: Path) -> None:
     _fails(runner.invoke(app, ["compare", str(a), str(data)]), "at least two models")
 
 
-def test_benchmark_skips_cleanly_without_shared_data(tmp_path: Path) -> None:
+def test_benchmark_without_shared_data_fails_naming_the_path(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["benchmark", "--data-dir", str(tmp_path / "absent"), "-o", str(tmp_path / "out")]
     )
-    _ok(result)
-    assert "benchmark skipped" in result.output
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path / "absent") in result.output and "is missing" in result.output
+    assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
 
 

@@ -170,9 +170,18 @@ def test_explain_one_message(model_path: Path) -> None:
     assert any(reason.startswith("ngram") for reason in result["reasons"])
 
 
-def test_explain_bad_input(tmp_path: Path, model_path: Path) -> None:
+def test_explain_says_in_words_when_a_message_is_not_scored(model_path: Path) -> None:
     code, output = _run("explain", "x" * 1_048_576, "--model", str(model_path))
-    assert code == 2 and "limit is 100,000" in output
+    assert code == 3
+    assert "probability  not scored: review by a person" in output
+    assert "limit of 100,000" in output and "0.0000" not in output
+    code, output = _run("explain", "x" * 100_001, "--model", str(model_path), "--json")
+    result = json.loads(output)
+    assert code == 3 and result["scored"] is False and result["probability"] is None
+    assert result["status"] == "not scored: review by a person"
+
+
+def test_explain_bad_input(tmp_path: Path, model_path: Path) -> None:
     code, output = _run("explain", SECRET, "--model", str(tmp_path / "missing.skops"))
     assert code == 2 and "does not exist" in output
     code, output = _run("explain", "", "--model", str(model_path))

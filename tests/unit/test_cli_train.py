@@ -77,6 +77,7 @@ def test_train_bad_options(tmp_path: Path, data_csv: Path, args: list[str], mess
     ("content", "message"),
     [
         (b"", "the file is empty"),
+        (b"text,crisis\n", "no labelled rows"),
         (b"text,crisis\nhello,1\nbye,maybe\n", "must hold 1 (crisis), 0 (not) or -1"),
         (b"text,crisis\n,1\nbye,0\n", "empty or missing messages"),
         (b"text,crisis\n\xff\xfe,1\n", "not valid UTF-8"),

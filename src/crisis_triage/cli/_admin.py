@@ -1,4 +1,5 @@
-"""Admin commands: ``users add``, ``apikeys create|list|revoke``."""
+"""Admin commands: ``users add|list|disable|enable|set-role|reset-password``,
+``apikeys create|list|revoke``.  Every change is audited with the command line as the actor."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from crisis_triage.cli._serve import load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from crisis_triage.triage import AuditActor
+    from crisis_triage.triage import AuditActor, AuditValue, Role
 
 users_app = typer.Typer(
     help="Manage users (specialists, supervisors, admins).", no_args_is_help=True
@@ -71,17 +72,10 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a user; the password is asked for (twice) unless given on standard input."""
-    from crisis_triage.triage import AccountError, Role, create_user
+    from crisis_triage.triage import AccountError, create_user
 
-    try:
-        parsed_role = Role(role)
-    except ValueError:
-        typer.echo(f"error: --role must be one of {', '.join(r.value for r in Role)}", err=True)
-        raise typer.Exit(2) from None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    parsed_role = _parse_role(role)
+    password = _read_password(password_stdin)
     with database_session() as session:
         try:
             user = create_user(session, username, password, parsed_role, actor=cli_actor())
@@ -89,6 +83,95 @@ def users_add(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"added user {user.username} (id {user.id}, role {user.role})")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The first line of standard input (for scripts), or asked for twice at the terminal."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _parse_role(role: str) -> Role:
+    from crisis_triage.triage import Role
+
+    try:
+        return Role(role)
+    except ValueError:
+        typer.echo(f"error: the role must be one of {', '.join(r.value for r in Role)}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _change_user(username: str, *, role: Role | None = None, active: bool | None = None) -> None:
+    """Change a user's role or active flag (ending their sessions); audited as ``user.update``."""
+    from crisis_triage.triage import (
+        AccountError,
+        NotFoundError,
+        find_user,
+        record_audit,
+        update_user,
+    )
+
+    with database_session() as session:
+        try:
+            user, changes = update_user(
+                session, find_user(session, username).id, role=role, is_active=active
+            )
+        except (AccountError, NotFoundError) as exc:
+            session.rollback()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if changes:
+            details: dict[str, AuditValue] = {"user_id": user.id, **changes}
+            record_audit(session, "user.update", actor=cli_actor(), details=details)
+        session.commit()
+        state = "active" if user.is_active else "disabled"
+        what = "changed" if changes else "unchanged"
+        typer.echo(f"user {user.username} {what}: role {user.role}, {state}")
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(help="login name")]) -> None:
+    """Stop a user from logging in (their open sessions end at once)."""
+    _change_user(username, active=False)
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument(help="login name")]) -> None:
+    """Let a disabled user log in again."""
+    _change_user(username, active=True)
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Argument(help="specialist, supervisor or admin")],
+) -> None:
+    """Give a user another role (their open sessions end, so it takes effect at once)."""
+    _change_user(username, role=_parse_role(role))
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Argument(help="login name")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Set a new password (asked for twice unless given on standard input); lifts a lockout
+    and ends the user's open sessions."""
+    from crisis_triage.triage import AccountError, NotFoundError, find_user, reset_password
+
+    password = _read_password(password_stdin)
+    with database_session() as session:
+        try:
+            user = find_user(session, username)
+            reset_password(session, user, password, actor=cli_actor())
+        except (AccountError, NotFoundError) as exc:
+            session.rollback()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"password of {user.username} reset; their sessions were ended")
 
 
 @users_app.command("list")

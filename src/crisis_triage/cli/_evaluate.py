@@ -239,14 +239,19 @@ def benchmark(
         ),
     ] = False,
 ) -> None:
-    """The standard comparison on the shared development sets (skips if the data is absent)."""
+    """The standard comparison on the shared development sets (exit 2, naming the path it looked
+    for, when the data is absent)."""
     ev = _evaluation()
     needed = [data_dir / f"{stem}.csv.gz" for stem in ev.BENCHMARK_FILES]
     needed += [data_dir / "reference" / "cmd1_lexicon_swaminathan2023.csv"]
     missing = [p for p in needed if not p.is_file()]
     if missing:
-        typer.echo(f"shared data not found ({missing[0]} is missing): benchmark skipped")
-        raise typer.Exit(code=0)
+        typer.echo(
+            f"error: shared data not found: {missing[0].resolve()} is missing "
+            f"(looked in --data-dir {data_dir}); no benchmark was run",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     try:
         result = ev.run_benchmark(data_dir, n_boot=n_boot, seed=seed, cmd1_cache=cmd1_model)
     except _known_errors() as exc:

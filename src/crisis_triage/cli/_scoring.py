@@ -156,25 +156,31 @@ def _score_file(
     return counts
 
 
+NOT_SCORED = "not scored: review by a person"
+
+
 @app.command()
 def explain(
     message: Annotated[str, typer.Argument(help="The message to score.")],
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Score one message and show the threshold, flag, categories and reasons."""
+    """Score one message and show the threshold, flag, categories and reasons.
+
+    A message the detector cannot score (too long) says so in words, never as a 0 score, and
+    exits 3 like ``score`` does.
+    """
     with user_errors():
-        if len(message) > MAX_CHARS:
-            raise ValueError(
-                f"the message has {len(message):,} characters; the limit is {MAX_CHARS:,}"
-            )
         detector = load_model(model)
         (result,) = score_messages(detector, [message])
         threshold = float(detector.threshold_)
+    scored = result.probability is not None
     if as_json:
         typer.echo(
             json.dumps(
                 {
+                    "scored": scored,
+                    "status": result.status if scored else NOT_SCORED,
                     "probability": result.probability,
                     "threshold": threshold,
                     "flagged": result.flagged,
@@ -183,13 +189,18 @@ def explain(
                 }
             )
         )
-        return
-    console = Console(highlight=False)
-    verdict = "FLAGGED" if result.flagged else "not flagged"
-    console.print(f"probability  {result.probability:.4f}", markup=False)
-    console.print(f"threshold    {threshold:.4g}", markup=False)
-    console.print(f"decision     {verdict}", markup=False)
-    console.print(f"categories   {result.category_text or '-'}", markup=False)
-    console.print("reasons", markup=False)
-    for reason in result.reasons:
-        console.print(f"  - {reason}", markup=False)
+    else:
+        console = Console(highlight=False)
+        verdict = "FLAGGED" if result.flagged else "not flagged"
+        if result.probability is None:
+            console.print(f"probability  {NOT_SCORED}", markup=False)
+        else:
+            console.print(f"probability  {result.probability:.4f}", markup=False)
+        console.print(f"threshold    {threshold:.4g}", markup=False)
+        console.print(f"decision     {verdict}", markup=False)
+        console.print(f"categories   {result.category_text or '-'}", markup=False)
+        console.print("reasons", markup=False)
+        for reason in result.reasons:
+            console.print(f"  - {reason}", markup=False)
+    if not scored:
+        raise typer.Exit(EXIT_UNSCORED)

@@ -63,10 +63,31 @@ def db_upgrade() -> None:
 WORKER_HEALTHCHECK_SECONDS = 60
 
 
+def print_first_run_help(url: str) -> None:
+    """On a database with no users yet, say how to make the first admin (nobody can log in)."""
+    from crisis_triage.storage import make_engine, make_session_factory
+    from crisis_triage.triage import FIRST_ADMIN_COMMAND, has_users
+
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            if has_users(session):
+                return
+    finally:
+        engine.dispose()
+    typer.echo("crisis-triage: no users yet. Create the first admin, then log in on the dashboard:")
+    typer.echo(f"    {FIRST_ADMIN_COMMAND}")
+
+
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+    host: Annotated[
+        str, typer.Option(envvar="CRISIS_TRIAGE_HOST", help="address to listen on")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(min=1, max=65535, envvar="CRISIS_TRIAGE_PORT", help="port to listen on"),
+    ] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
@@ -86,6 +107,7 @@ def serve(
     typer.echo(f"crisis-triage: serving on http://{host}:{port} (API docs at /docs)")
     log_config = logging_config(settings.log_format, log_level)
     typer.echo(f"crisis-triage: dashboard at http://{host}:{port}{DASHBOARD_PATH} (log in there)")
+    print_first_run_help(url)
     if workers == 1:
         uvicorn.run(
             create_app(settings), host=host, port=port, log_level=log_level, log_config=log_config

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 import crisis_triage
 from crisis_triage.detector import Scorer
@@ -36,6 +37,9 @@ from crisis_triage.triage import install_redaction
 log = logging.getLogger(__name__)
 
 _FROM_SETTINGS: Any = object()
+DOCS_PATH = "/docs"
+REDOC_PATH = "/redoc"
+DOCS_ASSETS_PATH = "/docs/assets"
 
 DESCRIPTION = """\
 Ingest patient messages, score them for crisis, and keep one queue that puts crises first.
@@ -104,11 +108,16 @@ def create_app(
                     await task
             engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc come from the fastapi-offline package, never from a CDN: the API docs
+    # work on an air-gapped hospital network.
+    app = FastAPIOffline(
         title="crisis-triage",
         version=crisis_triage.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=DOCS_PATH,
+        redoc_url=REDOC_PATH,
+        static_url=DOCS_ASSETS_PATH,
     )
     app.state.service = state
     app.state.worker = worker
@@ -117,9 +126,7 @@ def create_app(
         app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()
     )
     # Added last, so outermost: the guard's own error replies get the headers too.
-    docs_paths = [path for path in (app.docs_url, app.redoc_url) if path]
-    if app.docs_url and app.swagger_ui_oauth2_redirect_url:
-        docs_paths.append(app.swagger_ui_oauth2_redirect_url)
+    docs_paths = [DOCS_PATH, REDOC_PATH, app.swagger_ui_oauth2_redirect_url or ""]
     app.add_middleware(
         SecurityMiddleware, hsts=settings.environment != "development", docs_paths=docs_paths
     )

@@ -28,6 +28,7 @@ from crisis_triage.triage import (
     IdempotencyConflictError,
     InvalidDispositionError,
     InvalidTransitionError,
+    NoteRequiredError,
     NotFoundError,
     PermissionDeniedError,
     TriageError,
@@ -56,6 +57,7 @@ _DOMAIN_STATUS: dict[type[TriageError], int] = {
     ConflictError: 409,
     IdempotencyConflictError: 409,
     InvalidDispositionError: 422,
+    NoteRequiredError: 422,
     AccountError: 400,
 }
 

@@ -42,7 +42,7 @@ _ERRORS = documented_errors(
         409: "the case is not in a state that allows this, or someone else changed it first",
         413: "the body is larger than the limit",
         415: "the body is not application/json",
-        422: "invalid input",
+        422: "invalid input (code note_required: a note or an escalation reason is missing)",
     }
 )
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
@@ -214,8 +214,16 @@ def acknowledge(
 def escalate(
     case_id: CaseId, session: SessionDep, caller: CurrentUser, body: NoteIn | None = None
 ) -> CaseOut:
-    """Hand the case to a supervisor."""
+    """Hand the case to a supervisor; ``note`` is the reason, required (the supervisor sees
+    it on top of their view)."""
     return _act(session, caller, case_id, Action.ESCALATE, body.note if body else None)
+
+
+@router.post("/cases/{case_id}/notes", response_model=CaseOut, responses=_ERRORS, status_code=201)
+def add_note(case_id: CaseId, body: NoteIn, session: SessionDep, caller: CurrentUser) -> CaseOut:
+    """Add a timestamped note to an unresolved case ("called, no answer, retry 15:00"); it
+    shows in the case's events, encrypted at rest and audited as ``case.note``."""
+    return _act(session, caller, case_id, Action.NOTE, body.note)
 
 
 @router.post("/cases/{case_id}/resolve", response_model=CaseOut, responses=_ERRORS)

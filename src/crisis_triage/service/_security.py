@@ -20,14 +20,12 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# The interactive API docs (/docs, /redoc) load Swagger UI and ReDoc from a CDN with an
-# inline start-up script; they show no patient data, so they get a looser policy of their own.
+# The interactive API docs (/docs, /redoc) run Swagger UI and ReDoc, served from this origin,
+# with an inline start-up script; they show no patient data, so they get a looser policy.
 DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self'; img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
 )
 STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
 # API responses may carry patient data: never stored by a browser or a proxy.

@@ -60,6 +60,8 @@ def load_labelled(
         raise DataError(f"ambiguous must be one of {', '.join(AMBIGUOUS_CHOICES)}")
     path = Path(path)
     frame = read_table(path, required=[text_col, label_col])
+    if frame.empty:  # a header alone: say so rather than fail deep inside numpy
+        raise DataError(f"{path.name} has no labelled rows (only a header)")
     labels = _labels(frame[label_col], label_col)
     _check_texts(frame[text_col], text_col)
     keep = np.ones(len(frame), dtype=bool)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,6 +68,33 @@ def create_user(
         session.rollback()
         raise AccountError(f"user {username!r} already exists") from None
     return user
+
+
+def reset_password(
+    session: Session,
+    user: User,
+    password: str,
+    *,
+    actor: AuditActor | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Give ``user`` a new password (commits; audited as ``user.password_reset``).
+
+    Also lifts a lockout and ends the user's open sessions, so whoever knew the old password
+    is logged out.  Raises AccountError for a weak password.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    now = now or utcnow()
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins, user.first_failed_login_at, user.locked_until = 0, None, None
+    session.execute(
+        update(AuthToken)
+        .where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    record_audit(session, "user.password_reset", actor=actor, details={"user_id": user.id})
+    session.commit()
 
 
 def authenticate(

@@ -92,6 +92,23 @@ def update_user(
     return user, changes
 
 
+# How the first admin is made: the command line is the only way in before anyone can log in.
+FIRST_ADMIN_COMMAND = "crisis-triage users add NAME --role admin"
+
+
+def has_users(session: Session) -> bool:
+    """Whether anyone can log in yet (on a first run nobody can: see FIRST_ADMIN_COMMAND)."""
+    return session.scalar(select(User.id).limit(1)) is not None
+
+
+def find_user(session: Session, username: str) -> User:
+    """The user called ``username``; NotFoundError otherwise."""
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise NotFoundError(f"user {username.strip()!r} does not exist")
+    return user
+
+
 def usernames(session: Session, user_ids: list[int | None]) -> dict[int, str]:
     """Names of the given users (for showing who holds a case or did something)."""
     wanted = {i for i in user_ids if i is not None}

@@ -1,4 +1,5 @@
-"""Acting on one case: claim, release, acknowledge, escalate, resolve; every step timestamped."""
+"""Acting on one case: claim, release, acknowledge, escalate, resolve, add a note; every step
+timestamped.  Notes (and escalation reasons) live in ``case_events.note``, encrypted at rest."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from crisis_triage.storage import Case, CaseEvent, Message, User, utcnow
 from crisis_triage.triage._alerts import AlertKind, TriagePolicy, raise_alert
 from crisis_triage.triage._audit import AuditActor, record_audit
-from crisis_triage.triage._errors import ConflictError, InvalidTransitionError, NotFoundError
+from crisis_triage.triage._errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NoteRequiredError,
+    NotFoundError,
+)
 from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._states import (
     Action,
@@ -78,11 +84,13 @@ def apply_action(
 ) -> Case:
     """Move the case through ``action`` for ``actor``; flushes, the caller commits.
 
-    Audited as ``case.<action>`` in the same transaction.  Raises NotFoundError,
-    PermissionDeniedError, InvalidTransitionError, InvalidDispositionError, or ConflictError
-    when another transaction changed the case first.
+    Audited as ``case.<action>`` in the same transaction.  A note action needs a ``note``, and so
+    does a person's escalation (its reason, shown to the supervisor).  Raises NotFoundError,
+    PermissionDeniedError, InvalidTransitionError, InvalidDispositionError, NoteRequiredError,
+    or ConflictError when another transaction changed the case first.
     """
     now = now or utcnow()
+    note = note.strip() if note else None
     with sensitive(note):
         row = session.execute(
             select(Case, Message.patient_id)
@@ -99,13 +107,15 @@ def apply_action(
             check_permission(
                 action, status, role=actor.role, user_id=actor.user_id, claimed_by=case.claimed_by
             )
+        _check_note(action, actor, note)
         crisis_type = None
         if action is Action.RESOLVE:
             if disposition is None:
                 raise ValueError("resolve needs a disposition")
             flagged = session.scalar(select(Message.flagged).where(Message.id == case.message_id))
             crisis_type = check_disposition(disposition, crisis_types, flagged=flagged)
-        _apply(case, action, target, actor, now, disposition, crisis_type, note)
+        if action is not Action.NOTE:
+            _apply(case, action, target, actor, now, disposition, crisis_type, note)
         session.add(
             CaseEvent(
                 case_id=case.id,
@@ -148,6 +158,15 @@ def apply_action(
         actor.user_id or "system",
     )
     return case
+
+
+def _check_note(action: Action, actor: Actor, note: str | None) -> None:
+    if note:
+        return
+    if action is Action.NOTE:
+        raise NoteRequiredError("write the note first")
+    if action is Action.ESCALATE and actor.user_id is not None:
+        raise NoteRequiredError("say why the case needs a supervisor")
 
 
 def _audit_actor(session: Session, actor: Actor) -> AuditActor:
@@ -216,7 +235,14 @@ def escalate_overdue(
     escalated = []
     for case_id in overdue:
         try:
-            case = apply_action(session, case_id, Action.ESCALATE, Actor.system(), now=now)
+            case = apply_action(
+                session,
+                case_id,
+                Action.ESCALATE,
+                Actor.system(),
+                note=f"crisis unacknowledged after {policy.escalation_minutes:g} min",
+                now=now,
+            )
         except (ConflictError, InvalidTransitionError):  # someone acted on it meanwhile
             session.rollback()
             continue

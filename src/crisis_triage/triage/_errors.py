@@ -31,6 +31,12 @@ class InvalidDispositionError(TriageError):
     code = "invalid_disposition"
 
 
+class NoteRequiredError(TriageError):
+    """A note was required (a note action, or the reason for an escalation) but none given."""
+
+    code = "note_required"
+
+
 class IdempotencyConflictError(TriageError):
     """An idempotency key was reused for a different message."""
 

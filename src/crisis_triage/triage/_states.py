@@ -4,7 +4,8 @@ A case is ``open`` when its message arrives.  A specialist ``claim``s it (nobody
 on it), ``acknowledge``s it (a human has read it) and ``resolve``s it with a disposition.  Anyone
 working the case may ``escalate`` it to a supervisor (the system does so by itself when a crisis
 waits too long); an escalated case can be claimed by supervisors and admins only.  ``release``
-gives a claimed case back to the queue.  Every transition is stored with its time and actor.
+gives a claimed case back to the queue.  A ``note`` (on any unresolved case) changes nothing but
+the history.  Every transition is stored with its time and actor.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Action(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     ESCALATE = "escalate"
     RESOLVE = "resolve"
+    NOTE = "note"
 
 
 class Role(StrEnum):
@@ -81,6 +83,7 @@ TRANSITIONS: dict[Action, dict[CaseStatus, CaseStatus]] = {
         CaseStatus.ACKNOWLEDGED: CaseStatus.ESCALATED,
     },
     Action.RESOLVE: {s: CaseStatus.RESOLVED for s in _WORKED},
+    Action.NOTE: {s: s for s in _OPEN_STATES},
 }
 
 UNRESOLVED = _OPEN_STATES

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from crisis_triage.service import SessionDep, StateDep
+from crisis_triage.storage import User
 from crisis_triage.triage import (
     MIN_PASSWORD_LENGTH,
     RUNTIME_SETTINGS,
@@ -24,6 +25,7 @@ from crisis_triage.triage import (
     list_users,
     load_overrides,
     record_audit,
+    reset_password,
     revoke_api_key,
     save_overrides,
     update_user,
@@ -37,6 +39,7 @@ Id = Annotated[int, Path(ge=1, le=2**62)]
 _DONE = {
     "user_created": "User created.",
     "user_updated": "User updated; their open sessions were ended.",
+    "password_reset": "Password reset; the user's open sessions were ended.",
     "key_revoked": "API key revoked.",
     "settings_saved": "Settings saved. Every service process uses them within seconds.",
     "settings_reset": "Setting reset to the environment's default.",
@@ -142,6 +145,26 @@ def add_user(
         message = str(exc) if isinstance(exc, AccountError) else "choose a role"
         return _admin_page(request, state, session, user, error=message, status=400)
     return _done("user_created")  # create_user committed and audited it
+
+
+@router.post("/admin/users/password")
+def change_password(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    user: AdminForm,
+    user_id: Annotated[int, Form(ge=1, le=2**62)],
+    password: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    target = session.get(User, user_id)
+    if target is None:
+        return _admin_page(request, state, session, user, error="no such user", status=404)
+    try:
+        reset_password(session, target, password, actor=user.audit_actor())
+    except AccountError as exc:
+        session.rollback()
+        return _admin_page(request, state, session, user, error=str(exc), status=400)
+    return _done("password_reset")  # reset_password committed and audited it
 
 
 @router.post("/admin/users/{user_id}")

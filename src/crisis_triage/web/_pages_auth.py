@@ -7,9 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from crisis_triage.service import SessionDep, StateDep, login_limiter
-from crisis_triage.triage import audit_origin, authenticate, revoke_token, start_session
+from crisis_triage.triage import (
+    FIRST_ADMIN_COMMAND,
+    audit_origin,
+    authenticate,
+    has_users,
+    revoke_token,
+    start_session,
+)
 from crisis_triage.web._render import render
 from crisis_triage.web._security import (
     PRELOGIN_COOKIE,
@@ -36,8 +44,23 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _first_run(session: SessionDep) -> bool:
+    """True when nobody can log in yet (the page then says how to create the first admin)."""
+    try:
+        return not has_users(session)
+    except SQLAlchemyError:  # the database is down: the login itself will say so
+        session.rollback()
+        return False
+
+
 def _login_page(
-    request: Request, state: StateDep, *, next_path: str, error: str | None, status: int = 200
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    *,
+    next_path: str,
+    error: str | None,
+    status: int = 200,
 ) -> Response:
     prelogin = new_prelogin_token()
     response = render(
@@ -48,6 +71,8 @@ def _login_page(
             "next_path": safe_next(next_path),
             "error": error,
             "bye": request.query_params.get("bye") is not None,
+            "first_run": _first_run(session),
+            "first_admin_command": FIRST_ADMIN_COMMAND,
         },
         user=None,
         status=status,
@@ -63,10 +88,12 @@ def home() -> RedirectResponse:
 
 
 @router.get("/login")
-def login_form(request: Request, state: StateDep, user: MaybeUser, next: str = "") -> Response:
+def login_form(
+    request: Request, state: StateDep, session: SessionDep, user: MaybeUser, next: str = ""
+) -> Response:
     if user is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return _login_page(request, state, next_path=next, error=None)
+    return _login_page(request, state, session, next_path=next, error=None)
 
 
 @router.post("/login")
@@ -84,6 +111,7 @@ def login(
         return _login_page(
             request,
             state,
+            session,
             next_path=next,
             error="The login form expired. Please try again.",
             status=403,
@@ -94,6 +122,7 @@ def login(
         refused = _login_page(
             request,
             state,
+            session,
             next_path=next,
             error="Too many login attempts from this address. Please wait and try again.",
             status=429,
@@ -103,7 +132,12 @@ def login(
     user = authenticate(session, username.strip(), password)
     if user is None:
         return _login_page(
-            request, state, next_path=next, error="Wrong username or password.", status=401
+            request,
+            state,
+            session,
+            next_path=next,
+            error="Wrong username or password.",
+            status=401,
         )
     idle, _max_age = session_lifetimes(state.settings)
     token = start_session(session, user, idle=idle)

@@ -1,6 +1,6 @@
 """One case: the message with matched terms highlighted, why it scored as it did, the
 patient's recent messages and earlier cases, and the actions (claim, acknowledge, escalate,
-release, resolve with a disposition)."""
+release, resolve with a disposition) and timestamped notes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from crisis_triage.triage import (
     Disposition,
     InvalidDispositionError,
     InvalidTransitionError,
+    NoteRequiredError,
     NotFoundError,
     PermissionDeniedError,
     Tier,
@@ -32,6 +33,7 @@ from crisis_triage.triage import (
     patient_history,
     record_audit,
     usernames,
+    waiting_escalations,
 )
 from crisis_triage.web._render import render
 from crisis_triage.web._security import SpecialistForm, SpecialistPage, WebUser
@@ -45,6 +47,7 @@ _DONE = {
     "acknowledge": "Acknowledged.",
     "release": "Released back to the queue.",
     "escalate": "Escalated to a supervisor.",
+    "note": "Note added.",
 }
 DISPOSITION_LABELS = {
     Disposition.CONFIRMED_CRISIS: "Confirmed crisis",
@@ -59,6 +62,7 @@ EVENT_WORDS = {
     "escalate": "Escalated",
     "release": "Released",
     "resolve": "Resolved",
+    "note": "Note",
 }
 CASE_ACTIONS = (Action.CLAIM, Action.ACKNOWLEDGE, Action.ESCALATE, Action.RELEASE, Action.RESOLVE)
 CRISIS_DISPOSITIONS = (Disposition.CONFIRMED_CRISIS, Disposition.MISSED_CRISIS)
@@ -68,6 +72,7 @@ _STATUS_OF_ERROR = {
     InvalidTransitionError: 409,
     ConflictError: 409,
     InvalidDispositionError: 422,
+    NoteRequiredError: 422,
 }
 
 
@@ -130,8 +135,22 @@ def _case_page(
             message_id=shown[1],
             details={"view": "case" if shown[0] == case.id else "patient_history"},
         )
+    notes = sum(1 for e in events if e.note)
+    if notes:
+        record_audit(
+            session,
+            "note.read",
+            actor=actor,
+            patient_id=message.patient_id,
+            case_id=case.id,
+            message_id=message.id,
+            details={"view": "case", "notes": notes},
+        )
     session.commit()
     status_now = CaseStatus(case.status)
+    escalation = None
+    if status_now is CaseStatus.ESCALATED:
+        escalation = next(iter(waiting_escalations(session, case_ids=[case.id])), None)
     allowed = {
         action.value
         for action in (
@@ -140,6 +159,7 @@ def _case_page(
             Action.ESCALATE,
             Action.RELEASE,
             Action.RESOLVE,
+            Action.NOTE,
         )
         if _allowed(action, status_now, user, case.claimed_by, case.escalated_at is not None)
     }
@@ -151,6 +171,7 @@ def _case_page(
             "message": message,
             "tier": Tier(case.tier),
             "status": status_now,
+            "escalation": escalation,
             "pieces": highlight_spans(message.text, terms),
             "reasons": reasons,
             "events": events,
@@ -230,7 +251,7 @@ def resolve(
 @router.post("/cases/{case_id}/{action}")
 def act(
     case_id: CaseId,
-    action: Annotated[str, Path(pattern="^(claim|acknowledge|escalate|release)$")],
+    action: Annotated[str, Path(pattern="^(claim|acknowledge|escalate|release|note)$")],
     request: Request,
     session: SessionDep,
     user: SpecialistForm,
@@ -240,7 +261,7 @@ def act(
     try:
         apply_action(session, case_id, step, user.actor(), note=note.strip() or None)
     except TriageError as exc:
-        return _failed(request, session, user, case_id, exc)
+        return _failed(request, session, user, case_id, exc, {f"{step.value}_note": note})
     session.commit()  # apply_action audited it as case.<action>
     if step in (Action.RELEASE, Action.ESCALATE):
         done = "released" if step is Action.RELEASE else "escalated"

@@ -1,4 +1,5 @@
-"""The supervisor page: open crises, workload, response times, PPV, alert fatigue, failures."""
+"""The supervisor page: escalated cases waiting (with their reasons) on top, then open crises,
+workload, response times, PPV, alert fatigue, failures."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 
 from crisis_triage.service import SessionDep
 from crisis_triage.storage import utcnow
-from crisis_triage.triage import oversight, response_times
+from crisis_triage.triage import oversight, record_audit, response_times, waiting_escalations
 from crisis_triage.web._charts import line_chart
 from crisis_triage.web._render import render
 from crisis_triage.web._security import SupervisorPage
@@ -32,6 +33,19 @@ def supervisor_page(request: Request, session: SessionDep, user: SupervisorPage)
         [("Crises", "line-crisis", crisis), ("Other messages", "line-rest", rest)],
     )
     today = by_day.get(now.date())
+    escalations = waiting_escalations(session, now=now)
+    for shown in escalations:  # the reasons are notes: reading them is audited
+        if shown.reason:
+            record_audit(
+                session,
+                "note.read",
+                actor=user.audit_actor(),
+                patient_id=shown.patient_id,
+                case_id=shown.case_id,
+                message_id=shown.message_id,
+                details={"view": "supervisor", "notes": 1},
+            )
+    session.commit()
     return render(
         request,
         "supervisor.html.j2",
@@ -42,6 +56,7 @@ def supervisor_page(request: Request, session: SessionDep, user: SupervisorPage)
             "chart": chart,
             "chart_days": list(zip(days, crisis, rest, strict=True)),
             "oversight": oversight(session, now=now),
+            "escalations": escalations,
         },
         user=user,
         title="Supervisor",

@@ -1,0 +1,153 @@
+"""Working a case beyond the state machine: escalating with a reason (and the supervisor
+picking it up), timestamped notes on open cases, and unscored messages said in words."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from service_fakes import RaisingScorer
+from service_helpers import Factory, settings_for
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+from web_helpers import SECRET_TEXT, Audits, log_in, post_form, send
+
+# Fixtures from web_helpers, imported by name so that pytest finds them here.
+from web_helpers import audits as audits
+from web_helpers import db as db
+from web_helpers import platform as platform
+from web_helpers import users as users
+from web_helpers import web as web
+
+from crisis_triage.storage import CaseEvent, make_engine, make_session_factory, utcnow
+from crisis_triage.triage import TriagePolicy, escalate_overdue
+from crisis_triage.web import create_app
+
+WAITING = "Escalated — waiting for a supervisor"
+NOTE = "called, no answer, retry 15:00"
+
+
+def _escalate(web: TestClient, case_id: int, reason: str) -> object:
+    return post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/escalate", {"note": reason})
+
+
+def test_escalating_asks_for_a_reason(web: TestClient, platform: dict[str, str]) -> None:
+    case_id = send(web, platform, SECRET_TEXT)
+    log_in(web, "sam")
+    page = web.get(f"/cases/{case_id}").text
+    assert 'id="escalate-reason"' in page and "required" in page
+    reply = _escalate(web, case_id, "   ")
+    assert reply.status_code == 422  # type: ignore[attr-defined]
+    assert "Say why the case needs a supervisor" in reply.text  # type: ignore[attr-defined]
+    assert WAITING not in web.get(f"/cases/{case_id}").text
+
+
+def test_an_escalated_case_reads_as_waiting_and_a_supervisor_claims_it(
+    web: TestClient, platform: dict[str, str], audits: Audits
+) -> None:
+    case_id = send(web, platform, SECRET_TEXT, "p-7")
+    log_in(web, "sam")
+    post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/claim", {})
+    reason = "patient mentions a plan; I am not trained for this"
+    assert _escalate(web, case_id, reason).headers["location"] == "/queue?done=escalated"  # type: ignore[attr-defined]
+    page = web.get(f"/cases/{case_id}").text
+    assert WAITING in page and reason in page and "by sam" in page
+    assert "Claim the case to resolve it" not in page
+    assert f'action="/cases/{case_id}/claim"' not in page  # the specialist cannot claim it
+    assert WAITING in web.get("/queue").text
+
+    log_in(web, "sue")
+    board = web.get("/supervisor").text
+    waiting = board[board.index('id="esc-h"') : board.index('id="today-h"')]
+    assert f"Case {case_id}" in waiting and reason in waiting and "sam" in waiting
+    assert f'action="/cases/{case_id}/claim"' in waiting
+    reads = [a for a in audits() if a["action"] == "note.read"]
+    assert reads[-1]["case_id"] == case_id and reads[-1]["details"]["view"] == "supervisor"
+    assert reads[-1]["patient_id"] == "p-7"
+    claimed = post_form(web, "/supervisor", f"/cases/{case_id}/claim", {})
+    assert claimed.headers["location"] == f"/cases/{case_id}?done=claim"  # type: ignore[attr-defined]
+    assert f"Case {case_id}" not in web.get("/supervisor").text.split('id="today-h"')[0]
+
+
+def test_the_system_escalation_gives_its_own_reason(
+    web: TestClient, platform: dict[str, str], db: Session
+) -> None:
+    case_id = send(web, platform, SECRET_TEXT)
+    policy = TriagePolicy(escalation_minutes=0)
+    assert escalate_overdue(db, policy, now=utcnow()) == [case_id]
+    log_in(web, "sue")
+    board = web.get("/supervisor").text
+    assert "the system" in board and "crisis unacknowledged after 0 min" in board
+
+
+def test_a_note_on_a_claimed_case_is_timestamped_encrypted_and_audited(
+    web: TestClient, platform: dict[str, str], audits: Audits, db: Session
+) -> None:
+    case_id = send(web, platform, SECRET_TEXT)
+    log_in(web, "sam")
+    post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/claim", {})
+    reply = post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/note", {"note": NOTE})
+    assert reply.headers["location"] == f"/cases/{case_id}?done=note"  # type: ignore[attr-defined]
+    page = web.get(f"/cases/{case_id}?done=note").text
+    assert "Note added." in page
+    history = page[page.index('id="hist-h"') : page.index("</ol>", page.index('id="hist-h"'))]
+    assert re.search(r"<time>\d{4}-\d\d-\d\d \d\d:\d\d UTC</time> <strong>Note</strong>", history)
+    assert NOTE in history and "by sam" in history
+    assert 'id="case-note"' in page  # still claimed: more notes can follow
+    (stored,) = db.execute(
+        text("SELECT note FROM case_events WHERE action = 'note' AND case_id = :c"), {"c": case_id}
+    ).one()
+    assert NOTE not in str(stored)  # encrypted at rest
+    db.expire_all()
+    assert db.scalars(select(CaseEvent.note).where(CaseEvent.action == "note")).one() == NOTE
+    written = [a for a in audits() if a["action"] == "case.note"]
+    assert written[0]["details"] == {"from": "claimed", "to": "claimed", "note_length": len(NOTE)}
+    reads = [a for a in audits() if a["action"] == "note.read"]
+    assert reads and reads[-1]["details"] == {"view": "case", "notes": 1}
+    assert NOTE not in str(audits())
+
+
+def test_notes_need_text_and_the_case_must_be_yours_and_unresolved(
+    web: TestClient, platform: dict[str, str]
+) -> None:
+    case_id = send(web, platform, SECRET_TEXT)
+    log_in(web, "sam")
+    empty = post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/note", {"note": " "})
+    assert empty.status_code == 422  # type: ignore[attr-defined]
+    post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/claim", {})
+    log_in(web, "tess")
+    assert 'id="case-note"' not in web.get(f"/cases/{case_id}").text
+    other = post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/note", {"note": NOTE})
+    assert other.status_code == 403  # type: ignore[attr-defined]
+
+
+def test_notes_over_the_api(web: TestClient, platform: dict[str, str], db: Session) -> None:
+    case_id = send(web, platform, SECRET_TEXT)
+    me = Factory(db).headers()
+    added = web.post(f"/v1/cases/{case_id}/notes", headers=me, json={"note": NOTE})
+    assert added.status_code == 201, added.text
+    assert added.json()["status"] == "open"
+    empty = web.post(f"/v1/cases/{case_id}/notes", headers=me, json={"note": ""})
+    assert empty.status_code == 422 and empty.json()["error"]["code"] == "note_required"
+    no_reason = web.post(f"/v1/cases/{case_id}/escalate", headers=me)
+    assert no_reason.status_code == 422
+    events = web.get(f"/v1/cases/{case_id}", headers=me).json()["events"]
+    assert [(e["action"], e["note"]) for e in events] == [("create", None), ("note", NOTE)]
+
+
+def test_an_unscored_message_says_so_in_words(sqlite_url: str, users: dict[str, int]) -> None:
+    app = create_app(settings_for(sqlite_url), scorer=RaisingScorer())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        engine = make_engine(sqlite_url)
+        with make_session_factory(engine)() as session:
+            key = Factory(session).api_key("messages:write")
+        engine.dispose()
+        case_id = send(client, key, "hello, a question about my refill")
+        log_in(client, "sam")
+        queue = client.get("/queue").text
+        row = queue[queue.index(f'data-case="{case_id}"') :]
+        row = row[: row.index("</tr>")]
+        assert "not scored: review by a person" in row and not re.search(r"risk \d", row)
+        page = client.get(f"/cases/{case_id}").text
+        assert "Not scored: review by a person." in page
+        assert "Risk <strong>" not in page and "0%" not in page
