@@ -1,7 +1,7 @@
 """Build the static encoder's word table from the full encoder (model2vec-style distillation).
 
 1. Vocabulary: words seen at least ``min_count`` times in the training CSV (rows of
-   non-commercial sources left out: the table ships), every word of the example CSVs under
+   non-commercial licence left out: the table ships), every word of the example CSVs under
    ``training/examples/`` when present, and the bundled common-Spanish-word list.
 2. Each word alone through the full encoder (``query:`` prefix, as messages are encoded).
 3. PCA (centred) to ``dim`` dimensions: drops the direction every E5 vector shares.
@@ -39,8 +39,8 @@ from crisis_triage.detector._static_encoder import TOKENISER, card_path_for, wor
 
 SPANISH_WORDS_PATH = Path(__file__).resolve().parent / "bundled" / "spanish_common_words.txt"
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "training" / "examples"
-# legalbench_dv is CC BY-NC-SA: kept out of anything the project ships (DATASHEET.md).
-EXCLUDED_SOURCES = frozenset({"legalbench_dv"})
+# Rows under a non-commercial licence (e.g. CC BY-NC-SA) stay out of what the project ships.
+_NONCOMMERCIAL = r"(?i)\bNC\b|non-?commercial"
 SIF_A = 1e-3
 DEFAULT_DIM = 256
 # The Spanish list has no corpus counts: its words are ranked (function words first) and
@@ -49,22 +49,23 @@ ZIPF_TOP = 0.05
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def count_csv_words(
-    path: Path, *, text_column: str = "text", exclude_sources: Iterable[str] = EXCLUDED_SOURCES
-) -> Counter[str]:
-    """Word counts of a CSV's text column (pandas; gzip by extension)."""
+def count_csv_words(path: Path, *, text_column: str = "text") -> tuple[Counter[str], int]:
+    """Word counts of a CSV's text column (pandas; gzip by extension), and rows left out
+    for a non-commercial ``license``."""
     import pandas as pd
 
-    excluded = set(exclude_sources)
     counts: Counter[str] = Counter()
+    left_out = 0
     for chunk in pd.read_csv(path, chunksize=10_000, dtype=str, keep_default_na=False):
         if text_column not in chunk.columns:
             raise ValueError(f"{path.name} has no column {text_column!r}")
-        if excluded and "source" in chunk.columns:
-            chunk = chunk[~chunk["source"].isin(excluded)]
+        if "license" in chunk.columns:
+            noncommercial = chunk["license"].str.contains(_NONCOMMERCIAL, regex=True)
+            left_out += int(noncommercial.sum())
+            chunk = chunk[~noncommercial]
         for text in chunk[text_column]:
             counts.update(words(text))
-    return counts
+    return counts, left_out
 
 
 def spanish_words() -> list[str]:
@@ -77,16 +78,16 @@ def collect_vocabulary(
     train_csv: Path, *, min_count: int = 3, examples_dir: Path = EXAMPLES_DIR
 ) -> tuple[Counter[str], dict[str, Any]]:
     """Words and counts for the table, and a description of where they came from."""
-    train = count_csv_words(train_csv)
+    train, left_out = count_csv_words(train_csv)
     total = sum(train.values())
     counts = Counter({word: n for word, n in train.items() if n >= min_count})
     source: dict[str, Any] = {
         "train": {"file": train_csv.name, "min_count": min_count, "words": len(counts)},
-        "excluded_sources": sorted(EXCLUDED_SOURCES),
+        "noncommercial_rows_left_out": left_out,
     }
     example_files = sorted(examples_dir.rglob("*.csv")) if examples_dir.is_dir() else []
     for path in example_files:
-        for word, n in count_csv_words(path, exclude_sources=()).items():
+        for word, n in count_csv_words(path)[0].items():
             counts[word] += n
     source["examples"] = [str(path.relative_to(examples_dir)) for path in example_files]
     added = 0
