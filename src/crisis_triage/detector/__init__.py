@@ -1,4 +1,7 @@
-"""The crisis message detector: a scikit-learn estimator with explanations and model files."""
+"""The crisis message detector: a scikit-learn estimator with explanations and model files.
+
+Sentence encoders sit behind one interface: ``get_encoder(name).encode(texts)``.
+"""
 
 from crisis_triage.detector._adapted import (
     AdaptationError,
@@ -8,6 +11,16 @@ from crisis_triage.detector._adapted import (
     check_site_labels,
 )
 from crisis_triage.detector._detector import TwoStageDetector, make_detector
+from crisis_triage.detector._embedding_cache import EmbeddingCache, default_cache_directory
+from crisis_triage.detector._encoders import (
+    FULL_ENCODER,
+    STATIC_ENCODER,
+    EncoderUnavailable,
+    SentenceEncoder,
+    encoder_names,
+    encoder_status,
+    get_encoder,
+)
 from crisis_triage.detector._explanation import Explanation, Scorer
 from crisis_triage.detector._persist import (
     ALLOWED_TYPES,
@@ -24,19 +37,28 @@ from crisis_triage.detector._scoring import MAX_CHARS, ScoredMessage, score_mess
 __all__ = [
     "ALLOWED_TYPES",
     "BUNDLED_MODEL_PATH",
+    "FULL_ENCODER",
     "MAX_CHARS",
     "PRESETS",
+    "STATIC_ENCODER",
     "AdaptationError",
     "BaseFeatures",
+    "EmbeddingCache",
+    "EncoderUnavailable",
     "Explanation",
     "ModelLoadError",
     "ScoredMessage",
     "Scorer",
+    "SentenceEncoder",
     "SiteAdaptedDetector",
     "TwoStageDetector",
     "base_features",
     "card_path",
     "check_site_labels",
+    "default_cache_directory",
+    "encoder_names",
+    "encoder_status",
+    "get_encoder",
     "load_model",
     "make_detector",
     "read_card",
