@@ -129,7 +129,47 @@ def train_default_command(
     """
     with user_errors():
         model, path = train_default(data_dir, output)
-    print_report(model, path)
+    print_v2_report(model.card_, path)
+
+
+def print_v2_report(card: dict[str, Any], path: Path) -> None:
+    """Each tier's figures, labelled with the data they were measured on."""
+    console = Console(highlight=False)
+    sections = [("out of fold, all dev", card.get("metrics_out_of_fold", {}))]
+    held_out = card.get("metrics_held_out", {})
+    sections += [
+        (f"held out, unread dev ({name})", held_out.get(name, {})) for name in ("core", "stress")
+    ]
+    for title, section in sections:
+        table = Table(title=title)
+        for column in ("tier", "sensitivity", "ppv", "flags/1000", "auroc", "auprc"):
+            table.add_column(column)
+        for tier in ("full", "fast"):
+            m = section.get(tier)
+            if not m:
+                continue
+            table.add_row(
+                tier,
+                *(_with_ci(m[name]) for name in ("sensitivity", "ppv")),
+                f"{m['flags_per_1000']:.1f}",
+                *(_with_ci(m[name]) for name in ("auroc", "auprc")),
+            )
+        console.print(table)
+    console.print(
+        f"threshold {card['threshold']['value']:.4g} ({card['threshold']['how']})", markup=False
+    )
+    for warning in card.get("warnings", []):
+        console.print(f"warning: {warning}", style="yellow", markup=False)
+    saved = read_card(path)
+    console.print(f"model  {path}  sha256 {saved['file_sha256']}", markup=False)
+    console.print(f"card   {card_path(path)}", markup=False)
+
+
+def _with_ci(entry: dict[str, Any]) -> str:
+    if entry.get("value") is None:
+        return "-"
+    ci = entry.get("ci95")
+    return f"{entry['value']:.3f}" + (f" ({ci[0]:.3f}-{ci[1]:.3f})" if ci else "")
 
 
 def _overrides(**given: Any) -> dict[str, Any]:

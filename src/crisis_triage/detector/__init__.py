@@ -33,6 +33,7 @@ from crisis_triage.detector._persist import (
 )
 from crisis_triage.detector._presets import PRESETS
 from crisis_triage.detector._scoring import MAX_CHARS, ScoredMessage, score_messages
+from crisis_triage.detector._stacked import StackedDetector
 
 __all__ = [
     "ALLOWED_TYPES",
@@ -51,6 +52,7 @@ __all__ = [
     "Scorer",
     "SentenceEncoder",
     "SiteAdaptedDetector",
+    "StackedDetector",
     "TwoStageDetector",
     "base_features",
     "card_path",

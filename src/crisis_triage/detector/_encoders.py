@@ -84,6 +84,20 @@ def get_encoder(name: str) -> SentenceEncoder:
         return encoder
 
 
+def register_encoder(name: str, factory: Callable[[], SentenceEncoder]) -> None:
+    """Make ``factory``'s encoder available as ``name`` (a site's own encoder, or a test's)."""
+    with _LOCK:
+        _FACTORIES[name] = factory
+        _LOADED.pop(name, None)
+
+
+def unregister_encoder(name: str) -> None:
+    """Forget an encoder registered with :func:`register_encoder`."""
+    with _LOCK:
+        _FACTORIES.pop(name, None)
+        _LOADED.pop(name, None)
+
+
 def clear_encoder_cache() -> None:
     """Forget loaded encoders (tests, and after replacing a table file)."""
     with _LOCK:

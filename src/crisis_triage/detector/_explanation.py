@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from crisis_triage.lexicon import LexiconHit
@@ -28,11 +28,26 @@ class Explanation:
     top_ngrams: tuple[tuple[str, float], ...]
     gate_passed: bool = True
     notes: tuple[str, ...] = ()  # further reasons, e.g. what a site adaptation changed
+    # Detector v2: the (start, end) of the sentence that carries the most risk, in the
+    # message's own characters; which tier gave the score ("fast" or "full"); and each
+    # kind of evidence's log-odds before the stacker weighed them.
+    sentence: tuple[int, int] | None = None
+    tier: str | None = None
+    evidence: Mapping[str, float] = field(default_factory=dict)
 
     def reasons(self) -> list[str]:
-        """Short, human-readable reasons (matched terms first, then n-grams)."""
+        """Short, human-readable reasons (matched terms first, then phrases)."""
         reasons = [f"lexicon {hit.describe()}" for hit in self.lexicon_hits]
-        reasons += [f"ngram '{gram}' {weight:+.2f}" for gram, weight in self.top_ngrams]
+        word = "phrase" if self.tier is not None else "ngram"
+        reasons += [f"{word} '{gram}' {weight:+.2f}" for gram, weight in self.top_ngrams]
+        if self.sentence is not None:
+            start, end = self.sentence
+            reasons.append(f"risk sentence: characters {start}-{end}")
+        if self.evidence:
+            reasons.append(
+                "evidence log-odds: "
+                + ", ".join(f"{name} {value:+.2f}" for name, value in self.evidence.items())
+            )
         if not self.gate_passed:
             reasons.append("no active lexicon hit: not scored by the model (lexicon gate)")
         return reasons + list(self.notes)

@@ -25,6 +25,7 @@ import skops.io as sio
 
 from crisis_triage.detector._adapted import SiteAdaptedDetector
 from crisis_triage.detector._detector import TwoStageDetector
+from crisis_triage.detector._stacked import StackedDetector
 
 BUNDLED_DIR = Path(__file__).with_name("bundled")
 BUNDLED_MODEL_PATH = BUNDLED_DIR / "default.skops"
@@ -35,6 +36,7 @@ ALLOWED_TYPES = frozenset(
     {
         "crisis_triage.detector._detector.TwoStageDetector",
         "crisis_triage.detector._adapted.SiteAdaptedDetector",
+        "crisis_triage.detector._stacked.StackedDetector",
         "crisis_triage.text._normalise.normalise",
         "crisis_triage.text._normalise.tokenise",
     }
@@ -52,7 +54,10 @@ def card_path(path: str | Path) -> Path:
     return path.with_name(path.name.removesuffix(".skops") + ".card.json")
 
 
-def save_model(model: TwoStageDetector | SiteAdaptedDetector, path: str | Path) -> Path:
+Detector = TwoStageDetector | SiteAdaptedDetector | StackedDetector
+
+
+def save_model(model: Detector, path: str | Path) -> Path:
     """Write ``model`` to ``path`` (skops) and its card with checksum next to it."""
     if not hasattr(model, "threshold_"):
         raise ValueError("only a fitted detector can be saved")
@@ -73,12 +78,12 @@ def _vectorizers(model: Any) -> list[Any]:
         v
         for name in ("vectorizer_", "char_vectorizer_", "site_vectorizer_")
         if (v := getattr(model, name, None)) is not None
-    ]
+    ] + [v for v in getattr(model, "vectorizers_", ()) if v is not None]
     base = getattr(model, "base_", None)
     return found + (_vectorizers(base) if base is not None else [])
 
 
-def load_model(path: str | Path | None = None) -> TwoStageDetector | SiteAdaptedDetector:
+def load_model(path: str | Path | None = None) -> Detector:
     """Load a detector (None: the bundled default model), verifying checksum and types."""
     path = Path(path) if path is not None else BUNDLED_MODEL_PATH
     if not path.is_file():
@@ -108,11 +113,12 @@ def load_model(path: str | Path | None = None) -> TwoStageDetector | SiteAdapted
         model = sio.loads(data, trusted=sorted(untrusted))
     except Exception as exc:
         raise ModelLoadError(f"{path.name} could not be loaded ({_kind(exc)})") from None
-    if not isinstance(model, TwoStageDetector | SiteAdaptedDetector) or not hasattr(
-        model, "threshold_"
-    ):
+    if not isinstance(
+        model, TwoStageDetector | SiteAdaptedDetector | StackedDetector
+    ) or not hasattr(model, "threshold_"):
         raise ModelLoadError(
-            f"{path.name} does not hold a fitted TwoStageDetector or SiteAdaptedDetector"
+            f"{path.name} does not hold a fitted detector (TwoStageDetector, "
+            "SiteAdaptedDetector or StackedDetector)"
         )
     return model
 

@@ -1,0 +1,130 @@
+"""The recipe of the bundled default model (detector v2): which data plays which role.
+
+- *Background*: the shared training corpus (forum and Twitter posts, medical questions,
+  assistant commands), without non-commercial sources and without ``rmhd27`` (its labels
+  call self-harm posts on other forums non-crises).  It teaches the n-gram and static
+  embedding models crisis language; it is not like patient messages, so the stacker never
+  learns from it.
+- *Target*: the dev benchmark's messages (patient-like, realistic prevalence; the stress file
+  holds the core file) and our own written examples (``training/examples``, English and
+  Spanish, ``split=train`` rows only).  They train the encoder model and the stacker.
+- *Calibration*: the dev rows only, because their prevalence is realistic: probabilities are
+  calibrated and the threshold is chosen on their out-of-fold scores.
+
+``hold_out_unread=True`` leaves the unread quarter of dev out entirely (see ``_dev_split``),
+which is how the honest held-out figures of the model card are made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crisis_triage.io import read_table
+from crisis_triage.training._data import load_labelled
+from crisis_triage.training._dev_split import SPLIT_RULE, unread_mask
+
+EXAMPLES_DIR = Path(__file__).with_name("examples")
+BACKGROUND_FILE = "train.csv.gz"
+DEV_FILE = "bench_stress_dev.csv.gz"  # holds every message of bench_core_dev too
+CORE_FILE = "bench_core_dev.csv.gz"
+EXCLUDED_SOURCES = ("rmhd27",)
+EXAMPLE_FILES = ("written_en.csv", "written_es.csv")
+
+
+@dataclass
+class TrainingSet:
+    texts: list[str]
+    labels: np.ndarray
+    crisis_types: list[str]
+    target: np.ndarray
+    calibrate_on: np.ndarray
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DevSet:
+    """The dev benchmark messages (ambiguous excluded) with their core/unread marks."""
+
+    texts: list[str]
+    labels: np.ndarray
+    core: np.ndarray
+    unread: np.ndarray
+    ambiguous: np.ndarray  # rows labelled -1 (kept here, left out of training)
+    frame: pd.DataFrame
+
+
+def load_dev(data_dir: Path) -> DevSet:
+    frame = read_table(data_dir / DEV_FILE, required=["uid", "text", "crisis"])
+    core_uids = set(read_table(data_dir / CORE_FILE, required=["uid"])["uid"])
+    labels = frame["crisis"].astype(int).to_numpy()
+    return DevSet(
+        texts=frame["text"].fillna("").astype(str).tolist(),
+        labels=labels,
+        core=frame["uid"].isin(core_uids).to_numpy(),
+        unread=unread_mask(frame["uid"]),
+        ambiguous=labels == -1,
+        frame=frame,
+    )
+
+
+def load_examples(split: str = "train", files: Sequence[str] = EXAMPLE_FILES) -> pd.DataFrame:
+    """Our own written messages (``split`` "train" or "test"), with a ``lang`` column."""
+    parts = []
+    for name in files:
+        frame = pd.read_csv(EXAMPLES_DIR / name, keep_default_na=False)
+        frame["lang"] = name.removesuffix(".csv").rsplit("_", 1)[-1]
+        parts.append(frame[frame["split"] == split])
+    return pd.concat(parts, ignore_index=True)
+
+
+def assemble(data_dir: Path, *, hold_out_unread: bool = False) -> TrainingSet:
+    """Background, target and calibration rows for the bundled model."""
+    background = load_labelled(
+        data_dir / BACKGROUND_FILE, exclude_sources=EXCLUDED_SOURCES, allow_noncommercial=False
+    )
+    dev = load_dev(data_dir)
+    use = ~dev.ambiguous & ~(dev.unread if hold_out_unread else np.zeros(len(dev.labels), bool))
+    examples = load_examples("train")
+    n_bg, n_dev, n_ex = len(background.texts), int(use.sum()), len(examples)
+    texts = (
+        background.texts
+        + [t for t, keep in zip(dev.texts, use, strict=True) if keep]
+        + examples["text"].astype(str).tolist()
+    )
+    labels = np.concatenate(
+        [background.labels, dev.labels[use], examples["crisis"].astype(int).to_numpy()]
+    )
+    dev_types = dev.frame["crisis_type"].fillna("").astype(str).to_numpy()[use]
+    types = (
+        [str(t or "") for t in (background.crisis_types or [""] * n_bg)]
+        + dev_types.tolist()
+        + examples["crisis_type"].astype(str).tolist()
+    )
+    target = np.r_[np.zeros(n_bg, bool), np.ones(n_dev + n_ex, bool)]
+    calibrate_on = np.r_[np.zeros(n_bg, bool), np.ones(n_dev, bool), np.zeros(n_ex, bool)]
+    summary = {
+        "background": background.summary,
+        "target": {
+            "dev_file": DEV_FILE,
+            "dev_rows": n_dev,
+            "dev_positives": int(dev.labels[use].sum()),
+            "dev_unread_rows_left_out": int((dev.unread & ~dev.ambiguous).sum())
+            if hold_out_unread
+            else 0,
+            "dev_split_rule": SPLIT_RULE,
+            "written_examples": {
+                "files": list(EXAMPLE_FILES),
+                "rows": n_ex,
+                "positives": int(examples["crisis"].astype(int).sum()),
+                "by_language": examples.groupby("lang").size().to_dict(),
+            },
+        },
+        "calibration": "dev rows only (realistic prevalence)",
+    }
+    return TrainingSet(texts, labels, types, target, calibrate_on, summary)
