@@ -16,6 +16,7 @@ BENCHMARKS = (
     "service_load",
     "encryption_speed",
     "bench_encoders",
+    "detector_speed",
     "soak",
 )
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from crisis_triage.detector._features import CHAR_PREFIX
+
 # Spanish function words (articles, pronouns, prepositions, auxiliaries), written by us.
 _SPANISH_FUNCTION_WORDS = frozenset(
     [
@@ -186,20 +188,24 @@ _EXTRA_FUNCTION_WORDS = frozenset(
 )
 FUNCTION_WORDS = frozenset(ENGLISH_STOP_WORDS) | _SPANISH_FUNCTION_WORDS | _EXTRA_FUNCTION_WORDS
 
+_WORD = re.compile(r"[^\W\d_][\w'-]*")
 _SENTENCE_END = re.compile(r"[.!?;\n]+|\s+(?:but|pero)\s+", re.IGNORECASE)
 _MIN_SENTENCE_CHARS = 3
 
 
 def is_informative(ngram: str) -> bool:
-    """True when an n-gram has at least one content word (not only pronouns and the like)."""
-    return any(word not in FUNCTION_WORDS for word in ngram.split())
+    """True for a word n-gram with at least one content word (not only pronouns, punctuation
+    and the like).  Character n-grams ("[char] pil") are never shown: they are fragments."""
+    if ngram.startswith(CHAR_PREFIX):
+        return False
+    return any(_WORD.fullmatch(word) and word not in FUNCTION_WORDS for word in ngram.split())
 
 
 def informative(pushes: Iterable[tuple[str, float]], k: int) -> tuple[tuple[str, float], ...]:
-    """The ``k`` largest informative pushes, each phrase once (the longest wins a tie)."""
+    """The ``k`` largest informative pushes towards a crisis, each phrase once."""
     kept: list[tuple[str, float]] = []
     for ngram, weight in pushes:
-        if not is_informative(ngram):
+        if weight <= 0 or not is_informative(ngram):
             continue
         if any(ngram in other for other, _ in kept):
             continue

@@ -21,6 +21,8 @@ from crisis_triage.training._recipe import TrainingSet, assemble, load_dev, load
 
 Embed = Callable[[str, Sequence[str]], np.ndarray]
 N_BOOT = 1000
+# The wave-1 bundled model, kept for comparisons (benchmarks/baselines).
+V1_MODEL = Path(__file__).resolve().parents[3] / "benchmarks" / "baselines" / "v1_default.skops"
 LEXICON_CAVEAT = (
     "the wave-1 lexicon (version 1.0.0) was written while reading all of dev, unread quarter "
     "included; lexicon 2.0.0 additions and every learned weight were made without it"
@@ -29,7 +31,7 @@ LEXICON_CAVEAT = (
 
 def make_stacked_detector(**overrides: Any) -> StackedDetector:
     """The bundled model's configuration (docs/detector.md)."""
-    return StackedDetector(**overrides)
+    return StackedDetector(**({"ngram_C": 2.0} | overrides))
 
 
 def cached_embedder(directory: str | Path | None = None) -> Embed:
@@ -65,6 +67,33 @@ def out_of_fold_figures(model: StackedDetector, data: TrainingSet) -> dict[str, 
     return out
 
 
+def baseline_figures(
+    data_dir: Path, texts: list[str], y: np.ndarray, core: np.ndarray
+) -> dict[str, Any]:
+    """Today's (v1) model and the CMD-1 term list on the same messages, for comparison."""
+    from crisis_triage.detector import load_model
+    from crisis_triage.lexicon import Lexicon
+
+    out: dict[str, Any] = {}
+    v1_path = V1_MODEL
+    if v1_path.is_file():
+        v1 = load_model(v1_path)
+        p = np.asarray(v1.predict_proba(texts))[:, 1]
+        out["detector v1 (wave-1 bundled model)"] = {
+            name: _metrics(y[mask], p[mask], float(v1.threshold_))
+            for name, mask in (("stress", np.ones(len(y), bool)), ("core", core))
+        }
+    term_list = data_dir / "reference" / "cmd1_lexicon_swaminathan2023.csv"
+    if term_list.is_file():
+        gate = Lexicon.from_term_csv(term_list)
+        flags = np.array([1.0 if gate.active_hits(t) else 0.0 for t in texts])
+        out["CMD-1 term list alone"] = {
+            name: _metrics(y[mask], flags[mask], 0.5)
+            for name, mask in (("stress", np.ones(len(y), bool)), ("core", core))
+        }
+    return out
+
+
 def held_out_figures(data_dir: Path, embed: Embed) -> dict[str, Any]:
     """Train without the unread quarter of dev; metrics on it (core and stress) and on our
     own test examples (English and Spanish)."""
@@ -72,6 +101,7 @@ def held_out_figures(data_dir: Path, embed: Embed) -> dict[str, Any]:
     model = make_stacked_detector().fit(
         data.texts,
         data.labels,
+        sample_weight=data.weights,
         crisis_types=data.crisis_types,
         target=data.target,
         calibrate_on=data.calibrate_on,
@@ -94,6 +124,11 @@ def held_out_figures(data_dir: Path, embed: Embed) -> dict[str, Any]:
             "full": _metrics(y[mask], full[mask], model.threshold_),
             "fast": _metrics(y[mask], fast[mask], model.fast_threshold_),
         }
+    out["comparison"] = baseline_figures(data_dir, [dev.texts[i] for i in rows], y, dev.core[rows])
+    out["comparison"]["detector v2 (this recipe)"] = {
+        "stress": out["stress"]["full"],
+        "core": out["core"]["full"],
+    }
     examples = load_examples("test")
     for lang, frame in examples.groupby("lang"):
         y_ex = frame["crisis"].astype(int).to_numpy()

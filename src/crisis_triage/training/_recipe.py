@@ -35,6 +35,7 @@ DEV_FILE = "bench_stress_dev.csv.gz"  # holds every message of bench_core_dev to
 CORE_FILE = "bench_core_dev.csv.gz"
 EXCLUDED_SOURCES = ("rmhd27",)
 EXAMPLE_FILES = ("written_en.csv", "written_es.csv")
+TARGET_WEIGHT = 3.0
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TrainingSet:
     crisis_types: list[str]
     target: np.ndarray
     calibrate_on: np.ndarray
+    weights: np.ndarray
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -127,4 +129,8 @@ def assemble(data_dir: Path, *, hold_out_unread: bool = False) -> TrainingSet:
         },
         "calibration": "dev rows only (realistic prevalence)",
     }
-    return TrainingSet(texts, labels, types, target, calibrate_on, summary)
+    # Target rows count three times as much as background rows in the base models: they are
+    # the kind of message the model will score.
+    weights = np.where(target, TARGET_WEIGHT, 1.0)
+    summary["target_weight"] = TARGET_WEIGHT
+    return TrainingSet(texts, labels, types, target, calibrate_on, weights, summary)

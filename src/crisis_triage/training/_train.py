@@ -114,6 +114,7 @@ def train_default(
     model = make_stacked_detector().fit(
         data.texts,
         data.labels,
+        sample_weight=data.weights,
         crisis_types=data.crisis_types,
         target=data.target,
         calibrate_on=data.calibrate_on,
