@@ -9,6 +9,13 @@ from typing import Any, Protocol
 from crisis_triage.lexicon import LexiconHit
 
 
+EVIDENCE_LABELS = {
+    "ngrams": "word patterns",
+    "static": "meaning (fast)",
+    "semantic": "meaning (full encoder)",
+}
+
+
 @dataclass(frozen=True)
 class Explanation:
     """The score of one message and the reasons behind it.
@@ -45,8 +52,11 @@ class Explanation:
             reasons.append(f"risk sentence: characters {start}-{end}")
         if self.evidence:
             reasons.append(
-                "evidence log-odds: "
-                + ", ".join(f"{name} {value:+.2f}" for name, value in self.evidence.items())
+                "evidence (log-odds before weighing): "
+                + ", ".join(
+                    f"{EVIDENCE_LABELS.get(name, name)} {value:+.2f}"
+                    for name, value in self.evidence.items()
+                )
             )
         if not self.gate_passed:
             reasons.append("no active lexicon hit: not scored by the model (lexicon gate)")

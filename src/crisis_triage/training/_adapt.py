@@ -22,6 +22,7 @@ from crisis_triage.detector import (
     AdaptationError,
     BaseFeatures,
     SiteAdaptedDetector,
+    StackedDetector,
     TwoStageDetector,
     base_features,
     check_site_labels,
@@ -228,6 +229,13 @@ def adapt_file(
     """``adapt`` for a labelled file and a base model file (None or 'default': bundled)."""
     base_path = None if base in (None, "default") else Path(base)
     base_model = load_model(base_path)
+    if isinstance(base_model, StackedDetector):
+        raise AdaptationError(
+            "site adaptation of detector v2 (the bundled default since wave 2) is not built "
+            "yet: adapt a TwoStageDetector file (e.g. benchmarks/baselines/v1_default.skops "
+            "or one made with `crisis-triage train`), or retrain v2 with your labelled "
+            "messages as target rows (docs/detector-v2.md)"
+        )
     if not isinstance(base_model, TwoStageDetector):
         raise AdaptationError("the base model must be a plain detector, not an adapted one")
     labelled = load_labelled(data, text_col=text_col, label_col=label_col, type_col=None)

@@ -78,17 +78,20 @@ class Reason:
     ``context`` is what the context rules said about the hit, as the detector wrote it.
     """
 
-    kind: str  # "lexicon" | "ngram" | "note"
+    kind: str  # "lexicon" | "ngram" | "sentence" | "note"
     text: str
     term: str | None = None
     category: str | None = None
     weight: float | None = None
     counts: bool = True
     context: str | None = None
+    span: tuple[int, int] | None = None  # "sentence": the risk sentence's characters
 
 
 _LEXICON = re.compile(r"^lexicon (?P<cat>[A-Z]+):(?P<entry>\S+) '(?P<term>[^']*)'(?P<rest>.*)$")
-_NGRAM = re.compile(r"^ngram '(?P<gram>[^']*)' (?P<weight>[+-]\d+(?:\.\d+)?)$")
+# Greedy: a phrase may hold apostrophes ("i'm"); the weight is always last.
+_NGRAM = re.compile(r"^(?:ngram|phrase) '(?P<gram>.*)' (?P<weight>[+-]\d+(?:\.\d+)?)$")
+_SENTENCE = re.compile(r"^risk sentence: characters (?P<start>\d+)-(?P<end>\d+)$")
 
 
 def parse_reasons(reasons: list[str]) -> list[Reason]:
@@ -110,6 +113,9 @@ def parse_reasons(reasons: list[str]) -> list[Reason]:
             parsed.append(
                 Reason("ngram", reason, term=match["gram"], weight=float(match["weight"]))
             )
+        elif match := _SENTENCE.match(reason):
+            span = (int(match["start"]), int(match["end"]))
+            parsed.append(Reason("sentence", reason, span=span))
         else:
             parsed.append(Reason("note", reason))
     return parsed

@@ -4,7 +4,7 @@ release, resolve with a disposition) and timestamped notes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -74,6 +74,17 @@ _STATUS_OF_ERROR = {
     InvalidDispositionError: 422,
     NoteRequiredError: 422,
 }
+
+
+def risk_sentence(text: str, reasons: list[Any]) -> str | None:
+    """The sentence the detector found to carry the most risk (None if it named none or the
+    span does not fit the stored text, e.g. after the text was purged)."""
+    for reason in reasons:
+        if reason.kind == "sentence" and reason.span is not None:
+            start, end = reason.span
+            if 0 <= start < end <= len(text):
+                return text[start:end]
+    return None
 
 
 def dispositions_for(flagged: bool | None) -> list[Disposition]:
@@ -174,6 +185,7 @@ def _case_page(
             "escalation": escalation,
             "pieces": highlight_spans(message.text, terms),
             "reasons": reasons,
+            "risk_sentence": risk_sentence(message.text, reasons),
             "events": events,
             "history": history,
             "names": names,
