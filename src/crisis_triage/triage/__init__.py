@@ -26,11 +26,13 @@ from crisis_triage.triage._admin import (
 )
 from crisis_triage.triage._alerts import (
     AlertKind,
+    CrisisFacts,
     TriagePolicy,
     alerts_after,
     latest_alert_id,
     queue_auto_reply,
     raise_alert,
+    raise_crisis_alert,
 )
 from crisis_triage.triage._audit import (
     ANONYMOUS,
@@ -70,14 +72,7 @@ from crisis_triage.triage._history import (
     patient_history,
     shown_text,
 )
-from crisis_triage.triage._ingest import (
-    SCORED,
-    UNSCORED,
-    IncomingMessage,
-    IngestResult,
-    ingest,
-    model_version,
-)
+from crisis_triage.triage._ingest import IncomingMessage, IngestResult, ingest
 from crisis_triage.triage._labels import CRISIS_LABEL, LABEL_COLUMNS, iter_labels
 from crisis_triage.triage._metrics import (
     DayReport,
@@ -110,6 +105,16 @@ from crisis_triage.triage._redaction import (
     redact,
     sensitive,
 )
+from crisis_triage.triage._rescoring import (
+    FinalScoring,
+    RescoreJob,
+    RescoreReport,
+    SemanticBacklog,
+    final_scoring,
+    lease_pending,
+    rescore_pending,
+    semantic_backlog,
+)
 from crisis_triage.triage._retention import RetentionReport, purge_expired_text
 from crisis_triage.triage._runtime import (
     RUNTIME_SETTINGS,
@@ -121,6 +126,7 @@ from crisis_triage.triage._runtime import (
     load_overrides,
     save_overrides,
 )
+from crisis_triage.triage._scoring import SCORED, UNSCORED, model_version
 from crisis_triage.triage._sessions import SESSION_KIND, start_session, use_session
 from crisis_triage.triage._states import (
     TRANSITIONS,
@@ -146,6 +152,15 @@ from crisis_triage.triage._supervision import (
     oversight,
     workload,
 )
+from crisis_triage.triage._tiers import (
+    FAST,
+    FINAL,
+    TierMode,
+    TierStatus,
+    fast_explainer,
+    log_tier_status,
+    tier_status,
+)
 
 __all__ = [
     "ANONYMOUS",
@@ -153,6 +168,8 @@ __all__ = [
     "CRISIS_LABEL",
     "DEFAULT_SCOPES",
     "EXPORT_FIELDS",
+    "FAST",
+    "FINAL",
     "GENESIS_HASH",
     "LABEL_COLUMNS",
     "LOCKOUT_MINUTES",
@@ -181,11 +198,13 @@ __all__ = [
     "CaseStatus",
     "ChainReport",
     "ConflictError",
+    "CrisisFacts",
     "DayReport",
     "DeliveryJob",
     "Disposition",
     "ErasureReport",
     "FailedDelivery",
+    "FinalScoring",
     "HistoryItem",
     "IdempotencyConflictError",
     "IncomingMessage",
@@ -200,12 +219,17 @@ __all__ = [
     "QueueItem",
     "Reason",
     "RedactingFilter",
+    "RescoreJob",
+    "RescoreReport",
     "ResponseTimeReport",
     "RetentionReport",
     "Role",
     "RuntimeSetting",
+    "SemanticBacklog",
     "SettingError",
     "Tier",
+    "TierMode",
+    "TierStatus",
     "TimeStats",
     "TriageError",
     "TriagePolicy",
@@ -231,6 +255,8 @@ __all__ = [
     "erase_patient",
     "escalate_overdue",
     "export_patient",
+    "fast_explainer",
+    "final_scoring",
     "get_case",
     "hash_entry",
     "highlight_spans",
@@ -240,10 +266,12 @@ __all__ = [
     "iter_labels",
     "latest_alert_id",
     "lease_due",
+    "lease_pending",
     "list_api_keys",
     "list_queue",
     "list_users",
     "load_overrides",
+    "log_tier_status",
     "message_previews",
     "model_version",
     "next_status",
@@ -255,20 +283,24 @@ __all__ = [
     "queue_auto_reply",
     "queue_sort_key",
     "raise_alert",
+    "raise_crisis_alert",
     "record_attempt",
     "record_audit",
     "redact",
+    "rescore_pending",
     "resolve_api_key",
     "resolve_token",
     "response_times",
     "revoke_api_key",
     "revoke_token",
     "save_overrides",
+    "semantic_backlog",
     "sensitive",
     "shown_text",
     "sign",
     "start_session",
     "tier_for",
+    "tier_status",
     "update_user",
     "use_session",
     "usernames",
