@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from service_fakes import FailingFastScorer, FakeScorer, TwoTierScorer, message
 from service_helpers import Factory, settings_for
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from crisis_triage.service import create_app
@@ -140,6 +140,11 @@ def test_crossing_the_threshold_in_the_final_tier_raises_exactly_one_alert(
     assert _crisis_alerts(session, flagged["id"]) == 1  # still flagged: no second alert
     case = _case(client, staff, hidden["case_id"])
     assert case["priority"] == "crisis" and case["message"]["flagged"] is True
+    assert case["message"]["categories"] == ["SI"]
+    assert "ngram 'tonight is the night' +2.00" in case["message"]["reasons"]  # decrypts
+    assert case["risk"] == pytest.approx(0.91)
+    raw = session.execute(text("SELECT reasons FROM messages WHERE id = :id"), {"id": hidden["id"]})
+    assert "tonight" not in str(raw.scalar_one())  # the final reasons are encrypted at rest
     queue = client.get("/v1/queue", headers=staff).json()["items"]
     assert [i["case_id"] for i in queue][:2] == [flagged["case_id"], hidden["case_id"]]
     assert queue[-1]["case_id"] == routine["case_id"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Scorer
@@ -91,28 +91,31 @@ def lease_pending(
 ) -> list[RescoreJob]:
     """Take up to ``limit`` due messages, oldest first, for this worker (commits)."""
     now = now or utcnow()
-    lock_for_write(session)
-    rows = session.execute(
-        select(Message.id, Message.semantic_due_at, Message.semantic_attempts)
-        .where(Message.semantic_due_at.is_not(None), Message.semantic_due_at <= now)
-        .order_by(Message.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    until = now + lease
-    jobs = []
-    for row in rows:
-        # Conditional on the row being as we read it: on SQLite, which has no row locks, a
-        # worker that lost the race updates nothing and skips the row.
-        taken = session.execute(
-            update(_MESSAGES)
-            .where(_MESSAGES.c.id == row.id, _MESSAGES.c.semantic_due_at == row.semantic_due_at)
-            .values(semantic_attempts=_MESSAGES.c.semantic_attempts + 1, semantic_due_at=until)
+    lock_for_write(session)  # SQLite: the select and the update below are one write
+    due = (_MESSAGES.c.semantic_due_at.is_not(None), _MESSAGES.c.semantic_due_at <= now)
+    ids = list(
+        session.scalars(
+            select(_MESSAGES.c.id)
+            .where(*due)
+            .order_by(_MESSAGES.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
-            jobs.append(RescoreJob(row.id, row.semantic_attempts + 1, until))
+    )
+    if not ids:
+        session.rollback()
+        return []
+    until = now + lease
+    # One statement for the batch; still conditional on being due, so a row another worker
+    # leased meanwhile is not taken twice whatever the database's locking.
+    taken = session.execute(
+        update(_MESSAGES)
+        .where(_MESSAGES.c.id.in_(ids), *due)
+        .values(semantic_attempts=_MESSAGES.c.semantic_attempts + 1, semantic_due_at=until)
+        .returning(_MESSAGES.c.id, _MESSAGES.c.semantic_attempts)
+    ).all()
     session.commit()
-    return jobs
+    return [RescoreJob(row.id, row.semantic_attempts, until) for row in sorted(taken)]
 
 
 def _id_chunks(ids: list[int]) -> list[str]:
@@ -148,53 +151,66 @@ def read_texts(session: Session, jobs: list[RescoreJob], *, now: datetime) -> di
     return texts
 
 
-def _finalise(
-    session: Session,
-    policy: TriagePolicy,
-    job: RescoreJob,
-    score: Score,
-    before: Any,
-    version: str,
-    now: datetime,
-) -> str:
-    """Store a final score and re-order its case: "stored", "flagged" (newly crossed the
-    threshold: alerted) or "lost" (another worker holds the lease now)."""
-    stored = session.execute(
-        update(_MESSAGES)
-        .where(_MESSAGES.c.id == job.message_id, _MESSAGES.c.semantic_due_at == job.leased_until)
-        .values(
-            score_status=SCORED,
-            probability=score.probability,
-            flagged=score.flagged,
-            threshold=score.threshold,
-            categories=list(score.categories),
-            reasons=list(score.reasons),
-            model_version=version,
-            score_tier=FINAL,
-            final_scored_at=now,
-            semantic_due_at=None,
-            semantic_error=None,
+def _owned(session: Session, jobs: list[RescoreJob]) -> dict[int, Any]:
+    """The leased messages whose lease this worker still holds (row-locked on PostgreSQL),
+    with what the case and the alert need."""
+    leases = {job.message_id: job.leased_until for job in jobs}
+    rows = session.execute(
+        select(
+            _MESSAGES.c.id,
+            _MESSAGES.c.semantic_due_at,
+            _MESSAGES.c.score_status,
+            _MESSAGES.c.flagged,
+            _MESSAGES.c.patient_id,
+            _MESSAGES.c.channel,
+            _MESSAGES.c.sent_at,
+            _CASES.c.id.label("case_id"),
         )
-    )
-    if stored.rowcount != 1:  # type: ignore[attr-defined]
-        return "lost"
-    tier = tier_for(scored=True, flagged=score.flagged)
-    # The case's version is left alone: tier and risk belong to the system, and a specialist
-    # acting on the case at this moment must not get a conflict because the queue re-ordered.
-    session.execute(
-        update(_CASES)
-        .where(_CASES.c.message_id == job.message_id)
-        .values(tier=int(tier), risk=score.probability if tier is Tier.CRISIS else 0.0)
-    )
-    was_flagged = before.score_status == SCORED and bool(before.flagged)
-    if not score.flagged or was_flagged:
-        return "stored"
+        .join(_CASES, _CASES.c.message_id == _MESSAGES.c.id)
+        .where(_MESSAGES.c.id.in_(list(leases)))
+        .with_for_update(of=_MESSAGES)
+    ).all()
+    return {row.id: row for row in rows if row.semantic_due_at == leases[row.id]}
+
+
+def _final_values(message_id: int, score: Score, version: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "score_status": SCORED,
+        "probability": score.probability,
+        "flagged": score.flagged,
+        "threshold": score.threshold,
+        "categories": list(score.categories),
+        "reasons": list(score.reasons),
+        "model_version": version,
+        "score_tier": FINAL,
+        "final_scored_at": now,
+        "semantic_due_at": None,
+        "semantic_error": None,
+    }
+
+
+# The case's version is left alone: tier and risk belong to the system, and a specialist acting
+# on the case at this moment must not get a conflict because the queue re-ordered.
+_REORDER = (
+    update(_CASES)
+    .where(_CASES.c.id == bindparam("b_case_id"))
+    .values(tier=bindparam("b_tier"), risk=bindparam("b_risk"))
+)
+
+
+def _alert_if_newly_flagged(
+    session: Session, policy: TriagePolicy, before: Any, score: Score, now: datetime
+) -> bool:
+    """Raise the crisis alert (the one shared path) when the final score newly flags it."""
+    if not score.flagged or (before.score_status == SCORED and before.flagged):
+        return False
     raise_crisis_alert(
         session,
         policy,
         CrisisFacts(
             case_id=before.case_id,
-            message_id=job.message_id,
+            message_id=before.id,
             patient_id=before.patient_id,
             channel=before.channel,
             sent_at=before.sent_at,
@@ -203,23 +219,20 @@ def _finalise(
         ),
         now=now,
     )
-    return "flagged"
+    return True
 
 
-def _retry_or_give_up(
-    session: Session, policy: TriagePolicy, job: RescoreJob, error: str, now: datetime
-) -> bool:
-    """Schedule the next try, or keep the fast score for good; True when it gave up."""
+def _failure_values(
+    policy: TriagePolicy, job: RescoreJob, error: str, now: datetime
+) -> dict[str, Any]:
+    """The next try after a backoff, or (retries spent, or no text left) none: the fast score
+    stays and the case page says the final scoring failed."""
     give_up = job.attempt >= policy.semantic_max_attempts or error == "TextPurged"
-    session.execute(
-        update(_MESSAGES)
-        .where(_MESSAGES.c.id == job.message_id, _MESSAGES.c.semantic_due_at == job.leased_until)
-        .values(
-            semantic_due_at=None if give_up else now + backoff_delay(job.attempt, policy),
-            semantic_error=error[:64],
-        )
-    )
-    return give_up
+    return {
+        "id": job.message_id,
+        "semantic_due_at": None if give_up else now + backoff_delay(job.attempt, policy),
+        "semantic_error": error[:64],
+    }
 
 
 def store_results(
@@ -231,48 +244,47 @@ def store_results(
     *,
     now: datetime,
 ) -> RescoreReport:
-    """Write the final scores (or the failures) of a leased batch, with its alerts.  Commits."""
+    """Write the final scores (or the failures) of a leased batch, re-order its cases and raise
+    its alerts, in a few statements for the whole batch.  Commits."""
     report = RescoreReport(leased=len(jobs))
     lock_for_write(session)
-    before = {
-        row.id: row
-        for row in session.execute(
-            select(
-                Message.id,
-                Message.score_status,
-                Message.flagged,
-                Message.patient_id,
-                Message.channel,
-                Message.sent_at,
-                Case.id.label("case_id"),
-            )
-            .join(Case, Case.message_id == Message.id)
-            .where(Message.id.in_([job.message_id for job in jobs]))
-        )
-    }
+    owned = _owned(session, jobs)
+    finals, failures, reorders = [], [], []
     for job in jobs:
+        before = owned.get(job.message_id)
+        if before is None:
+            report.lost_lease += 1
+            continue
         score = scores.get(job.message_id)
         if score is not None and score.status == SCORED:
-            outcome = _finalise(session, policy, job, score, before[job.message_id], version, now)
-            if outcome == "lost":
-                report.lost_lease += 1
-                continue
+            finals.append(_final_values(job.message_id, score, version, now))
+            tier = tier_for(scored=True, flagged=score.flagged)
+            risk = score.probability if tier is Tier.CRISIS else 0.0
+            reorders.append({"b_case_id": before.case_id, "b_tier": int(tier), "b_risk": risk})
             report.finalised += 1
-            if outcome == "flagged":
+            if _alert_if_newly_flagged(session, policy, before, score, now):
                 report.newly_flagged.append(job.message_id)
             continue
         error = "TextPurged" if score is None else (score.error or "ScoringFailed")
-        if _retry_or_give_up(session, policy, job, error, now):
-            report.failed.append(job.message_id)
-            log.error(
-                "final scoring failed for message id=%d after %d attempt(s): %s; "
-                "its fast-tier score stays",
-                job.message_id,
-                job.attempt,
-                error,
-            )
-        else:
+        failures.append(_failure_values(policy, job, error, now))
+        if failures[-1]["semantic_due_at"] is not None:
             report.retrying += 1
+            continue
+        report.failed.append(job.message_id)
+        log.error(
+            "final scoring failed for message id=%d after %d attempt(s): %s; "
+            "its fast-tier score stays",
+            job.message_id,
+            job.attempt,
+            error,
+        )
+    # Bulk updates by primary key (one executemany each): column types, and so encryption of
+    # the reasons, apply as in any ORM write.
+    for values in (finals, failures):
+        if values:
+            session.execute(update(Message), values)
+    if reorders:
+        session.execute(_REORDER, reorders)
     session.commit()
     return report
 
