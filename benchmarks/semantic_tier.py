@@ -14,7 +14,7 @@ encoder's wall time, not CPU contention between them.
 2. Throughput: ``--backlog`` messages already waiting, one worker drains them: messages/s with
    the 30 ms/message scorer, and with a free one (the pipeline's own overhead).
 
-Writes benchmarks/results/semantic_tier.json.
+Writes benchmarks/results/semantic_tier.json (``--out`` elsewhere).
 
     .venv/bin/python -m benchmarks.semantic_tier [--rate 20] [--seconds 30] [--backlog 640]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
@@ -24,23 +24,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import random
+import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
-from sqlalchemy import select
+from pydantic import SecretStr
+from sqlalchemy import create_engine, select, text
 
 from crisis_triage.detector import Explanation
 from crisis_triage.service import Settings, create_app
-from crisis_triage.storage import Message, make_engine, upgrade
+from crisis_triage.storage import Message, generate_key_line, make_engine, upgrade
 from crisis_triage.triage import IncomingMessage, ingest
 
 RESULTS = Path(__file__).resolve().parent / "results" / "semantic_tier.json"
@@ -81,9 +86,42 @@ class SlowEncoderScorer:
         raise NotImplementedError
 
 
+KEYS = SecretStr(generate_key_line())  # no development key file is left behind
+
+
 def _app(url: str, scorer: SlowEncoderScorer) -> Any:
-    settings = Settings(database_url=url, worker_enabled=False, load_model=False)
+    settings = Settings(
+        database_url=url, worker_enabled=False, load_model=False, encryption_keys=KEYS
+    )
     return create_app(settings, scorer=scorer)
+
+
+@contextmanager
+def database(url: str | None) -> Iterator[str]:
+    """A migrated database: a temporary SQLite file, or a schema of its own on the given
+    PostgreSQL server, dropped afterwards."""
+    if url is None:
+        with tempfile.TemporaryDirectory() as folder:
+            yield _migrated(f"sqlite:///{folder}/bench.db")
+        return
+    schema = f"ct_bench_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    joiner = "&" if "?" in url else "?"
+    try:
+        yield _migrated(f"{url}{joiner}options={quote(f'-csearch_path={schema}')}")
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _migrated(url: str) -> str:
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
 
 
 def _item(n: int, tag: str) -> IncomingMessage:
@@ -172,14 +210,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="arrivals per second")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--backlog", type=int, default=640)
-    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server (a schema of its own is used); default: a temporary SQLite file",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{folder}/bench.db"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
+    logging.basicConfig(level=logging.ERROR)  # not a line per newly flagged message
+    with database(args.database_url) as url:
         record = {
             "benchmark": "semantic_tier",
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
