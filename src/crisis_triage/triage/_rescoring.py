@@ -91,8 +91,13 @@ def lease_pending(
 ) -> list[RescoreJob]:
     """Take up to ``limit`` due messages, oldest first, for this worker (commits)."""
     now = now or utcnow()
-    lock_for_write(session)  # SQLite: the select and the update below are one write
     due = (_MESSAGES.c.semantic_due_at.is_not(None), _MESSAGES.c.semantic_due_at <= now)
+    # A plain read first: an idle worker polls often, and on SQLite the lock below would make
+    # every poll a write that ingest has to wait for.
+    if session.scalar(select(_MESSAGES.c.id).where(*due).limit(1)) is None:
+        session.rollback()
+        return []
+    lock_for_write(session)  # SQLite: the select and the update below are one write
     ids = list(
         session.scalars(
             select(_MESSAGES.c.id)
