@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from crisis_triage.triage import (
     rescore_pending,
     semantic_backlog,
 )
+from crisis_triage.triage._retention import purge_message_text
 
 ROUTINE_TEXT = "Can I move my appointment to Tuesday please?"
 HIDDEN_CRISIS_TEXT = "I gave my dog away, tonight is the night"
@@ -334,3 +336,41 @@ def test_a_large_batch_is_audited_in_entries_that_list_every_id(
     listed = [int(i) for e in entries for i in str((e.details or {})["message_ids"]).split(",")]
     assert sorted(listed) == sorted(r.message_id for r in stored)
     assert all(len(str((e.details or {})["message_ids"])) <= 128 for e in entries)
+
+
+def test_the_services_own_background_worker_finishes_fast_scores(
+    database_url: str, session: Session
+) -> None:
+    scorer = TwoTierScorer()
+    settings = settings_for(database_url, worker_enabled=True, semantic_poll_seconds=0.05)
+    with TestClient(create_app(settings, scorer=scorer)) as client:
+        platform = Factory(session).api_key()
+        sent = _send(client, platform, HIDDEN_CRISIS_TEXT)
+        assert sent["score_tier"] == "fast"
+        deadline = time.monotonic() + 20
+        while client.get("/healthz").json()["semantic"]["backlog"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    session.expire_all()
+    stored = session.get(Message, sent["id"])
+    assert stored is not None and (stored.score_tier, stored.flagged) == ("final", True)
+    assert _crisis_alerts(session, sent["id"]) == 1
+
+
+def test_a_message_whose_text_was_purged_is_not_rescored(
+    client: TestClient, platform: dict[str, str], scorer: TwoTierScorer, session: Session
+) -> None:
+    sent = _send(client, platform, FLAGGED_TEXT)
+    purge_message_text(session, [sent["id"]], utcnow())
+    session.commit()
+
+    report = _rescore(client)
+
+    assert report.failed == [sent["id"]] and scorer.final_calls == 0
+    session.expire_all()
+    stored = session.get(Message, sent["id"])
+    assert stored is not None
+    assert (stored.score_tier, stored.semantic_error, stored.semantic_due_at) == (
+        "fast",
+        "TextPurged",
+        None,
+    )
