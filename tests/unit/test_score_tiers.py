@@ -15,6 +15,7 @@ from crisis_triage.triage import (
     FINAL,
     SCORED,
     UNSCORED,
+    SemanticBacklog,
     TierMode,
     TriagePolicy,
     fast_explainer,
@@ -131,3 +132,10 @@ def test_a_failing_scorer_leaves_every_text_unscored_with_the_error_type() -> No
 
     scores = score_texts(explain, ["a", "b"], FINAL)
     assert [(s.status, s.error) for s in scores] == [(UNSCORED, "MemoryError")] * 2
+
+
+def test_the_backlog_age_is_counted_when_asked() -> None:
+    assert SemanticBacklog(0, None).oldest_pending_seconds(NOW) is None
+    backlog = SemanticBacklog(3, NOW - timedelta(seconds=4.5))
+    assert backlog.oldest_pending_seconds(NOW) == pytest.approx(4.5)
+    assert backlog.oldest_pending_seconds(NOW - timedelta(minutes=1)) == 0.0  # clocks apart

@@ -25,6 +25,7 @@ from crisis_triage.triage import (
     Actor,
     AuditActor,
     Role,
+    SemanticBacklog,
     TierStatus,
     TriagePolicy,
     effective_policy,
@@ -90,6 +91,8 @@ class ServiceState:
     closers: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     api_keys: ApiKeyCache = field(init=False)
     tiers: TierStatus = field(init=False)  # which scoring tiers the model offers
+    # The semantic backlog as the running semantic worker last read it (None: no worker runs).
+    backlog: SemanticBacklog | None = None
 
     def __post_init__(self) -> None:
         self.api_keys = ApiKeyCache(self.settings.api_key_cache_seconds)

@@ -18,21 +18,22 @@ router = APIRouter(tags=["health"])
 
 
 def _semantic(state: ServiceState) -> tuple[SemanticTierOut, list[str]]:
-    """The tiers and the re-scoring backlog; the backlog is left out if the database fails
-    (liveness must not depend on it)."""
+    """The tiers and the re-scoring backlog: as the running worker last read it, else read
+    here; left out if the database fails (liveness must not depend on it)."""
     tiers = state.tiers
-    backlog = oldest = None
-    try:
-        with state.sessions() as session:
-            found = semantic_backlog(session)
-        backlog, oldest = found.pending, found.oldest_pending_seconds
-    except Exception as exc:
-        log.warning("semantic backlog not read: %s", type(exc).__name__)
+    backlog = state.backlog
+    if backlog is None:
+        try:
+            with state.sessions() as session:
+                backlog = semantic_backlog(session)
+        except Exception as exc:
+            log.warning("semantic backlog not read: %s", type(exc).__name__)
+    oldest = None if backlog is None else backlog.oldest_pending_seconds()
     out = SemanticTierOut(
         mode=tiers.mode.value,
         available=tiers.semantic_available,
         detail=tiers.detail,
-        backlog=backlog,
+        backlog=None if backlog is None else backlog.pending,
         oldest_pending_seconds=None if oldest is None else round(oldest, 3),
     )
     warnings = []

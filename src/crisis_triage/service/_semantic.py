@@ -10,19 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 
 import anyio.to_thread
 
 from crisis_triage.service._deps import ServiceState
-from crisis_triage.triage import RescoreReport, rescore_pending
+from crisis_triage.triage import RescoreReport, rescore_pending, semantic_backlog
 
 log = logging.getLogger(__name__)
+
+# How often a running worker refreshes the backlog figures /healthz reports.
+BACKLOG_REFRESH_SECONDS = 2.0
 
 
 class SemanticWorker:
     def __init__(self, state: ServiceState) -> None:
         self.state = state
+        self._backlog_read_at = -BACKLOG_REFRESH_SECONDS
+
+    def refresh_backlog(self) -> None:
+        """Keep the backlog figures on the service state, so that /healthz, a liveness probe,
+        need not wait for the database (it reads them itself when no worker runs)."""
+        if time.monotonic() - self._backlog_read_at < BACKLOG_REFRESH_SECONDS:
+            return
+        with self.state.sessions() as session:
+            self.state.backlog = semantic_backlog(session)
+        self._backlog_read_at = time.monotonic()
 
     def run_once(self, now: datetime | None = None) -> RescoreReport:
         """One batch: lease, score with the full model, store (nothing without a model)."""
@@ -57,6 +71,7 @@ class SemanticWorker:
             try:
                 report = await anyio.to_thread.run_sync(self.run_once)
                 full = report.leased >= settings.semantic_batch_size
+                await anyio.to_thread.run_sync(self.refresh_backlog)
             except Exception as exc:  # keep going: leases expire, the next round retries
                 log.error("semantic worker round failed: %s", type(exc).__name__)
                 full = False

@@ -61,8 +61,13 @@ class RescoreReport:
 
 @dataclass(frozen=True)
 class SemanticBacklog:
-    pending: int
-    oldest_pending_seconds: float | None
+    pending: int  # messages due for a final score or a retry
+    oldest_received_at: datetime | None  # when the oldest of them arrived
+
+    def oldest_pending_seconds(self, now: datetime | None = None) -> float | None:
+        if self.oldest_received_at is None:
+            return None
+        return max(0.0, ((now or utcnow()) - self.oldest_received_at).total_seconds())
 
 
 def final_scoring(
@@ -323,13 +328,11 @@ def rescore_pending(
         )
 
 
-def semantic_backlog(session: Session, *, now: datetime | None = None) -> SemanticBacklog:
-    """How many messages wait for a final score (or a retry), and how long the oldest has."""
-    now = now or utcnow()
+def semantic_backlog(session: Session) -> SemanticBacklog:
+    """How many messages wait for a final score (or a retry), and when the oldest arrived."""
     pending, oldest = session.execute(
         select(func.count(Message.id), func.min(Message.received_at)).where(
             Message.semantic_due_at.is_not(None)
         )
     ).one()
-    age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
-    return SemanticBacklog(pending=int(pending or 0), oldest_pending_seconds=age)
+    return SemanticBacklog(pending=int(pending or 0), oldest_received_at=oldest)
