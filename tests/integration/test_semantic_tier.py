@@ -380,3 +380,33 @@ def test_a_message_whose_text_was_purged_is_not_rescored(
         "TextPurged",
         None,
     )
+
+
+def test_a_worker_without_a_semantic_tier_leaves_fast_scores_for_one_that_has_it(
+    hundred: tuple[Any, TwoTierScorer],
+) -> None:
+    sessions, two_tier = hundred
+    policy = TriagePolicy()
+    with sessions() as session:
+        [fast] = ingest(
+            session,
+            two_tier,
+            [IncomingMessage("mixed-1", "p-4", "patient", "portal", utcnow(), ROUTINE_TEXT)],
+            policy,
+        )
+        [unscored] = ingest(
+            session,
+            FailingFastScorer(),
+            [IncomingMessage("mixed-2", "p-4", "patient", "portal", utcnow(), FLAGGED_TEXT)],
+            policy,
+        )
+    assert (fast.score_tier, unscored.score_status) == ("fast", "unscored")
+
+    old_model = rescore_pending(sessions, FakeScorer(), policy)
+    assert (old_model.leased, old_model.newly_flagged) == (1, [unscored.message_id])
+    no_encoder = rescore_pending(sessions, TwoTierScorer(semantic=False), policy)
+    assert no_encoder.leased == 0
+
+    with sessions() as session:
+        assert semantic_backlog(session).pending == 1  # the fast score still waits
+    assert rescore_pending(sessions, two_tier, policy).finalised == 1

@@ -28,7 +28,7 @@ from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._scoring import SCORED, Score, model_version, score_texts
 from crisis_triage.triage._states import Tier, tier_for
-from crisis_triage.triage._tiers import FAST, FINAL
+from crisis_triage.triage._tiers import FAST, FINAL, fast_explainer
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +93,20 @@ def lease_pending(
     now: datetime | None = None,
     limit: int = 32,
     lease: timedelta = timedelta(seconds=120),
+    fast_too: bool = True,
 ) -> list[RescoreJob]:
-    """Take up to ``limit`` due messages, oldest first, for this worker (commits)."""
+    """Take up to ``limit`` due messages, oldest first, for this worker (commits).
+
+    ``fast_too=False`` takes only the messages left unscored at ingest: a worker whose model
+    has no working semantic tier must not pass off its fast score as another's final one.
+    """
     now = now or utcnow()
-    due = (_MESSAGES.c.semantic_due_at.is_not(None), _MESSAGES.c.semantic_due_at <= now)
+    due: tuple[Any, ...] = (
+        _MESSAGES.c.semantic_due_at.is_not(None),
+        _MESSAGES.c.semantic_due_at <= now,
+    )
+    if not fast_too:
+        due = (*due, _MESSAGES.c.score_tier.is_(None))
     # A plain read first: an idle worker polls often, and on SQLite the lock below would make
     # every poll a write that ingest has to wait for.
     if session.scalar(select(_MESSAGES.c.id).where(*due).limit(1)) is None:
@@ -308,9 +318,16 @@ def rescore_pending(
     limit: int = 32,
     lease: timedelta = timedelta(seconds=120),
 ) -> RescoreReport:
-    """One round of the semantic tier: lease a batch, score it with ``explain``, store it."""
+    """One round of the semantic tier: lease a batch, score it with ``explain``, store it.
+
+    Fast-tier scores are taken only while ``scorer`` has a working semantic tier; without one
+    (an older model, or a missing encoder) only unscored messages are retried.
+    """
+    fast_too = fast_explainer(scorer) is not None
     with sessions() as session:
-        jobs = lease_pending(session, now=now or utcnow(), limit=limit, lease=lease)
+        jobs = lease_pending(
+            session, now=now or utcnow(), limit=limit, lease=lease, fast_too=fast_too
+        )
     if not jobs:
         return RescoreReport()
     with sessions() as session:
