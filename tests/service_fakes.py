@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -52,6 +55,76 @@ class RaisingScorer(FakeScorer):
     def explain(self, texts: Sequence[str]) -> list[Explanation]:
         self.calls += 1
         raise RuntimeError(f"model exploded on {texts[0]!r}")
+
+
+class TwoTierScorer(FakeScorer):
+    """A detector v2 stand-in: ``explain_fast`` is FakeScorer's keyword rules; ``explain`` (the
+    final tier) also reads meaning that has no listed word, and corrects a figure of speech.
+
+    ``fail_final`` calls of ``explain`` raise (with the text in the exception, which must not
+    leak); ``seconds_per_message`` makes ``explain`` cost what an encoder would.  ``final_seen``
+    counts how often each text was given to ``explain``.
+    """
+
+    card_: dict[str, Any] = {"version": "fake-two-tier-1"}  # noqa: RUF012
+    # (phrase, probability, categories): the final tier's word, ahead of the fast rules.
+    FINAL_RULES = (
+        ("tonight is the night", 0.91, ("SI",)),
+        ("overdose of sunshine", 0.04, ()),
+    )
+
+    def __init__(
+        self,
+        *,
+        semantic: bool = True,
+        fail_final: int = 0,
+        seconds_per_message: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.semantic = semantic
+        self.fail_final = fail_final
+        self.seconds_per_message = seconds_per_message
+        self.fast_calls = 0
+        self.final_calls = 0
+        self.final_seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def semantic_available(self) -> bool:
+        return self.semantic
+
+    def explain_fast(self, texts: Sequence[str]) -> list[Explanation]:
+        self.fast_calls += 1
+        return [self._one(text) for text in texts]
+
+    def _final(self, text: str) -> Explanation:
+        for phrase, probability, categories in self.FINAL_RULES:
+            if phrase in text.lower():
+                flagged = probability >= self.threshold_
+                return Explanation(
+                    probability, flagged, self.threshold_, categories, (), ((phrase, 2.0),)
+                )
+        return self._one(text)
+
+    def explain(self, texts: Sequence[str]) -> list[Explanation]:
+        with self._lock:
+            self.final_calls += 1
+            self.final_seen.update(texts)
+            failing = self.fail_final > 0
+            self.fail_final -= failing
+        if failing:
+            raise RuntimeError(f"encoder exploded on {texts[0]!r}")
+        if self.seconds_per_message:
+            time.sleep(self.seconds_per_message * len(texts))
+        if not self.semantic:
+            return [self._one(text) for text in texts]
+        return [self._final(text) for text in texts]
+
+
+class FailingFastScorer(TwoTierScorer):
+    """A two-tier scorer whose fast tier fails at ingest (the message queues unscored)."""
+
+    def explain_fast(self, texts: Sequence[str]) -> list[Explanation]:
+        raise RuntimeError(f"fast tier exploded on {texts[0]!r}")
 
 
 def message(**overrides: Any) -> dict[str, Any]:

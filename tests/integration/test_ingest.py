@@ -154,8 +154,11 @@ def test_nothing_is_lost_when_scoring_fails(
 def test_the_service_starts_without_a_model_and_says_so_in_readyz(database_url: str) -> None:
     settings = settings_for(database_url, load_model=True, model_path="/nonexistent/model.skops")
     with TestClient(create_app(settings)) as client:
-        assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
+        health = client.get("/healthz").json()
         reply = client.get("/readyz")
+    assert (health["status"], health["checks"]) == ("ok", {})
+    assert health["semantic"]["mode"] == "no_model" and health["semantic"]["available"] is False
+    assert "could not be loaded" in health["semantic"]["detail"]
     assert reply.status_code == 503
     error = reply.json()["error"]
     assert error["code"] == "not_ready"

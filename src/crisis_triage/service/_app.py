@@ -29,10 +29,11 @@ from crisis_triage.service._errors import install_error_handlers
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
 from crisis_triage.service._scorer import load_scorer
 from crisis_triage.service._security import SecurityMiddleware
+from crisis_triage.service._semantic import SemanticWorker
 from crisis_triage.service._settings import Settings
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import make_engine, make_session_factory
-from crisis_triage.triage import install_redaction
+from crisis_triage.triage import install_redaction, log_tier_status
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,10 @@ def create_app(
         scorer=scorer,
         scorer_problem=problem,
     )
+    log_tier_status(state.tiers)
 
     worker = Worker(state, transport=webhook_transport)
+    semantic = SemanticWorker(state)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -98,11 +101,15 @@ def create_app(
             await anyio.to_thread.run_sync(state.refresh_policy)
         except Exception as exc:  # an unmigrated database: /readyz says so; keep the defaults
             log.warning("runtime settings not loaded: %s", type(exc).__name__)
-        task = asyncio.create_task(worker.run_forever()) if settings.worker_enabled else None
+        tasks = []
+        if settings.worker_enabled:
+            tasks.append(asyncio.create_task(worker.run_forever()))
+            if settings.semantic_worker_enabled:
+                tasks.append(asyncio.create_task(semantic.run_forever()))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -121,6 +128,7 @@ def create_app(
     )
     app.state.service = state
     app.state.worker = worker
+    app.state.semantic_worker = semantic
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute)
     install_error_handlers(
         app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()

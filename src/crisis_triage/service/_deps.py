@@ -25,10 +25,13 @@ from crisis_triage.triage import (
     Actor,
     AuditActor,
     Role,
+    SemanticBacklog,
+    TierStatus,
     TriagePolicy,
     effective_policy,
     resolve_api_key,
     resolve_token,
+    tier_status,
 )
 
 
@@ -87,9 +90,13 @@ class ServiceState:
     # thread to give one back.
     closers: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     api_keys: ApiKeyCache = field(init=False)
+    tiers: TierStatus = field(init=False)  # which scoring tiers the model offers
+    # The semantic backlog as the running semantic worker last read it (None: no worker runs).
+    backlog: SemanticBacklog | None = None
 
     def __post_init__(self) -> None:
         self.api_keys = ApiKeyCache(self.settings.api_key_cache_seconds)
+        self.tiers = tier_status(self.scorer, self.scorer_problem)
 
     def refresh_policy(self) -> TriagePolicy:
         """Re-read the runtime overrides an admin saved (dashboard settings) over the

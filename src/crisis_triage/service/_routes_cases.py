@@ -17,15 +17,19 @@ from crisis_triage.service._schemas import (
     QueueItemOut,
     QueueOut,
     ResolveIn,
+    ScoreTier,
 )
 from crisis_triage.storage import Case, Message
 from crisis_triage.triage import (
+    FAST,
+    FINAL,
     Action,
     CaseStatus,
     Tier,
     apply_action,
     case_events,
     claim_next,
+    final_scoring,
     get_case,
     list_queue,
     record_audit,
@@ -46,6 +50,10 @@ _ERRORS = documented_errors(
     }
 )
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def _score_tier(value: str | None) -> ScoreTier:
+    return "fast" if value == FAST else "final" if value == FINAL else None
 
 
 def _case_out(case: Case, message: Message | None = None, events: bool = False) -> CaseOut:
@@ -82,6 +90,11 @@ def _case_out(case: Case, message: Message | None = None, events: bool = False) 
             categories=list(message.categories),
             reasons=list(message.reasons),
             model_version=message.model_version,
+            score_tier=_score_tier(message.score_tier),
+            final_scoring=final_scoring(
+                message.score_tier, message.semantic_due_at, message.semantic_error
+            ),
+            final_scored_at=message.final_scored_at,
             demographics=message.demographics,
         )
     return out
@@ -116,6 +129,7 @@ def get_queue(
                 score=i.probability,
                 flagged=i.flagged,
                 score_status=i.score_status,
+                score_tier=_score_tier(i.score_tier),
                 categories=list(i.categories),
                 patient_id=i.patient_id,
                 channel=i.channel,

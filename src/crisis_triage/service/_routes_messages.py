@@ -13,7 +13,7 @@ from crisis_triage.service._schemas import (
     MessageIn,
     MessageResult,
 )
-from crisis_triage.triage import IncomingMessage, IngestResult, ingest
+from crisis_triage.triage import FAST, IncomingMessage, IngestResult, ingest
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -59,6 +59,7 @@ def _out(result: IngestResult) -> MessageResult:
         priority=PRIORITY_NAMES[result.tier],
         model_version=result.model_version,
         received_at=result.received_at,
+        score_tier="fast" if result.score_tier == FAST else "final" if result.score_tier else None,
     )
 
 

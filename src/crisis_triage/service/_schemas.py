@@ -14,6 +14,8 @@ MAX_TEXT_CHARS = 20_000
 CrisisType = Literal["SI", "HI", "NSSI", "DV", "OD"]
 PRIORITY_NAMES = {Tier.CRISIS: "crisis", Tier.REVIEW_NOW: "review_now", Tier.ROUTINE: "routine"}
 Priority = Literal["crisis", "review_now", "routine"]
+ScoreTier = Literal["fast", "final"] | None
+FinalScoringOut = Literal["pending", "done", "failed"]
 
 
 def _storable(value: str) -> str:
@@ -91,6 +93,9 @@ class MessageResult(BaseModel):
     priority: Priority
     model_version: str | None
     received_at: datetime
+    score_tier: ScoreTier = Field(
+        description="fast: a preliminary score, the semantic check is pending; null: unscored"
+    )
 
 
 class MessageBatchResult(BaseModel):
@@ -106,6 +111,7 @@ class QueueItemOut(BaseModel):
     score: float | None
     flagged: bool | None
     score_status: str
+    score_tier: ScoreTier
     categories: list[str]
     patient_id: str
     channel: str
@@ -161,6 +167,11 @@ class MessageOut(BaseModel):
     categories: list[str]
     reasons: list[str]
     model_version: str | None
+    score_tier: ScoreTier = Field(description="fast: preliminary, the semantic check is pending")
+    final_scoring: FinalScoringOut = Field(
+        description="failed: the final score could not be computed; the fast-tier score is shown"
+    )
+    final_scored_at: datetime | None
     demographics: dict[str, Any] | None
 
 
@@ -213,6 +224,20 @@ class AlertOut(BaseModel):
     payload: dict[str, Any]
 
 
+class SemanticTierOut(BaseModel):
+    """The scoring tiers: whether the semantic (final) tier runs, and how far behind it is."""
+
+    mode: Literal["two_tier", "semantic_unavailable", "single_tier", "no_model"]
+    available: bool = Field(description="false: final scores are fast-tier scores (worse)")
+    detail: str
+    backlog: int | None = Field(description="messages waiting for a final score or a retry")
+    oldest_pending_seconds: float | None = Field(
+        description="how long the oldest of them has waited since it arrived"
+    )
+
+
 class HealthOut(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+    semantic: SemanticTierOut | None = None
+    warnings: list[str] = Field(default_factory=list)

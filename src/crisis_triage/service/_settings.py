@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     worker_enabled: bool = True
     worker_interval_seconds: float = Field(default=1.0, gt=0)
     sse_poll_seconds: float = Field(default=1.0, gt=0)
+    semantic_worker_enabled: bool = Field(
+        default=True,
+        description="re-score fast-tier (and unscored) messages in the background (needs "
+        "WORKER_ENABLED); off: fast scores stay preliminary until a process with it on runs",
+    )
+    semantic_batch_size: int = Field(default=32, ge=1, le=1000)
+    semantic_poll_seconds: float = Field(
+        default=0.25, gt=0, description="wait between rounds when nothing was due"
+    )
+    semantic_lease_seconds: float = Field(
+        default=120.0, gt=0, description="a batch not stored within this is re-scored again"
+    )
+    semantic_max_attempts: int = Field(default=5, ge=1, le=50)
+    semantic_backoff_seconds: float = Field(default=2.0, ge=0)
+    semantic_backoff_max_seconds: float = Field(default=300.0, ge=0)
     token_ttl_minutes: int = Field(default=720, ge=1)
     login_attempts_per_minute: int = Field(
         default=20, ge=1, description="login attempts per client address per minute (429 past)"
@@ -151,4 +166,7 @@ class Settings(BaseSettings):
             webhook_max_attempts=self.webhook_max_attempts,
             webhook_backoff_seconds=self.webhook_backoff_seconds,
             webhook_backoff_max_seconds=self.webhook_backoff_max_seconds,
+            semantic_max_attempts=self.semantic_max_attempts,
+            semantic_backoff_seconds=self.semantic_backoff_seconds,
+            semantic_backoff_max_seconds=self.semantic_backoff_max_seconds,
         )

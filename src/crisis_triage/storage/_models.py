@@ -93,6 +93,10 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
+# Outside the class body, where ``text`` is the message column.
+_SEMANTIC_DUE = text("semantic_due_at IS NOT NULL")
+
+
 class Message(Base):
     """One patient message as received, with its score (or why it has none)."""
 
@@ -125,6 +129,24 @@ class Message(Base):
     score_error: Mapped[str | None] = mapped_column(String(64))
     # Set when the retention policy or an erasure request removed the text, reasons and notes.
     text_purged_at: Mapped[datetime | None]
+    # Which tier gave the score shown: "fast" (ingest's synchronous tier, a final score still to
+    # come), "final" (both tiers, or a one-tier model); None while the message is unscored.
+    score_tier: Mapped[str | None] = mapped_column(String(8))
+    final_scored_at: Mapped[datetime | None]
+    # The semantic re-scoring worker's bookkeeping: set while a (re)score is due; a leased row
+    # has it pushed past the lease.  Cleared when the final score is stored or retries run out.
+    semantic_due_at: Mapped[datetime | None]
+    semantic_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    semantic_error: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index(
+            "ix_messages_semantic_due",
+            "semantic_due_at",
+            sqlite_where=_SEMANTIC_DUE,
+            postgresql_where=_SEMANTIC_DUE,
+        ),
+    )
 
 
 class Case(Base):

@@ -30,11 +30,13 @@ from crisis_triage.triage._admin import (
 )
 from crisis_triage.triage._alerts import (
     AlertKind,
+    CrisisFacts,
     TriagePolicy,
     alerts_after,
     latest_alert_id,
     queue_auto_reply,
     raise_alert,
+    raise_crisis_alert,
 )
 from crisis_triage.triage._audit import (
     ANONYMOUS,
@@ -76,14 +78,7 @@ from crisis_triage.triage._history import (
     patient_history,
     shown_text,
 )
-from crisis_triage.triage._ingest import (
-    SCORED,
-    UNSCORED,
-    IncomingMessage,
-    IngestResult,
-    ingest,
-    model_version,
-)
+from crisis_triage.triage._ingest import IncomingMessage, IngestResult, ingest
 from crisis_triage.triage._labels import CRISIS_LABEL, LABEL_COLUMNS, iter_labels
 from crisis_triage.triage._metrics import (
     DayReport,
@@ -116,6 +111,16 @@ from crisis_triage.triage._redaction import (
     redact,
     sensitive,
 )
+from crisis_triage.triage._rescoring import (
+    FinalScoring,
+    RescoreJob,
+    RescoreReport,
+    SemanticBacklog,
+    final_scoring,
+    lease_pending,
+    rescore_pending,
+    semantic_backlog,
+)
 from crisis_triage.triage._retention import RetentionReport, purge_expired_text
 from crisis_triage.triage._runtime import (
     RUNTIME_SETTINGS,
@@ -127,6 +132,7 @@ from crisis_triage.triage._runtime import (
     load_overrides,
     save_overrides,
 )
+from crisis_triage.triage._scoring import SCORED, UNSCORED, model_version
 from crisis_triage.triage._sessions import SESSION_KIND, start_session, use_session
 from crisis_triage.triage._states import (
     TRANSITIONS,
@@ -152,6 +158,15 @@ from crisis_triage.triage._supervision import (
     oversight,
     workload,
 )
+from crisis_triage.triage._tiers import (
+    FAST,
+    FINAL,
+    TierMode,
+    TierStatus,
+    fast_explainer,
+    log_tier_status,
+    tier_status,
+)
 
 __all__ = [
     "ANONYMOUS",
@@ -159,7 +174,12 @@ __all__ = [
     "CRISIS_LABEL",
     "DEFAULT_SCOPES",
     "EXPORT_FIELDS",
+<<<<<<< HEAD
     "FIRST_ADMIN_COMMAND",
+=======
+    "FAST",
+    "FINAL",
+>>>>>>> semantic-tier
     "GENESIS_HASH",
     "LABEL_COLUMNS",
     "LOCKOUT_MINUTES",
@@ -188,12 +208,14 @@ __all__ = [
     "CaseStatus",
     "ChainReport",
     "ConflictError",
+    "CrisisFacts",
     "DayReport",
     "DeliveryJob",
     "Disposition",
     "ErasureReport",
     "Escalation",
     "FailedDelivery",
+    "FinalScoring",
     "HistoryItem",
     "IdempotencyConflictError",
     "IncomingMessage",
@@ -209,12 +231,17 @@ __all__ = [
     "QueueItem",
     "Reason",
     "RedactingFilter",
+    "RescoreJob",
+    "RescoreReport",
     "ResponseTimeReport",
     "RetentionReport",
     "Role",
     "RuntimeSetting",
+    "SemanticBacklog",
     "SettingError",
     "Tier",
+    "TierMode",
+    "TierStatus",
     "TimeStats",
     "TriageError",
     "TriagePolicy",
@@ -240,7 +267,12 @@ __all__ = [
     "erase_patient",
     "escalate_overdue",
     "export_patient",
+<<<<<<< HEAD
     "find_user",
+=======
+    "fast_explainer",
+    "final_scoring",
+>>>>>>> semantic-tier
     "get_case",
     "has_users",
     "hash_entry",
@@ -251,10 +283,12 @@ __all__ = [
     "iter_labels",
     "latest_alert_id",
     "lease_due",
+    "lease_pending",
     "list_api_keys",
     "list_queue",
     "list_users",
     "load_overrides",
+    "log_tier_status",
     "message_previews",
     "model_version",
     "next_status",
@@ -266,21 +300,28 @@ __all__ = [
     "queue_auto_reply",
     "queue_sort_key",
     "raise_alert",
+    "raise_crisis_alert",
     "record_attempt",
     "record_audit",
     "redact",
+<<<<<<< HEAD
     "reset_password",
+=======
+    "rescore_pending",
+>>>>>>> semantic-tier
     "resolve_api_key",
     "resolve_token",
     "response_times",
     "revoke_api_key",
     "revoke_token",
     "save_overrides",
+    "semantic_backlog",
     "sensitive",
     "shown_text",
     "sign",
     "start_session",
     "tier_for",
+    "tier_status",
     "update_user",
     "use_session",
     "usernames",

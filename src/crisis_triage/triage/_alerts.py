@@ -35,6 +35,10 @@ class TriagePolicy:
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: float = 5.0
     webhook_backoff_max_seconds: float = 3600.0
+    # The semantic re-scoring worker: tries per message before the fast score stays for good.
+    semantic_max_attempts: int = 5
+    semantic_backoff_seconds: float = 2.0
+    semantic_backoff_max_seconds: float = 300.0
 
 
 def raise_alert(
@@ -73,6 +77,52 @@ def raise_alert(
                 created_at=now,
             )
         )
+    return alert
+
+
+@dataclass(frozen=True)
+class CrisisFacts:
+    """What a crisis alert says about a flagged message: ids, codes and the score, no text."""
+
+    case_id: int
+    message_id: int
+    patient_id: str
+    channel: str
+    sent_at: datetime
+    probability: float | None
+    categories: tuple[str, ...]
+
+
+def raise_crisis_alert(
+    session: Session, policy: TriagePolicy, facts: CrisisFacts, *, now: datetime
+) -> Alert:
+    """The one way a flagged message is announced: a crisis alert and the patient's automatic
+    reply (at ingest, or when the semantic tier newly flags a message)."""
+    alert = raise_alert(
+        session,
+        policy,
+        AlertKind.CRISIS,
+        f"possible crisis ({'/'.join(facts.categories) or 'uncategorised'}), "
+        f"risk {facts.probability or 0:.2f}",
+        now=now,
+        case_id=facts.case_id,
+        message_id=facts.message_id,
+        payload={
+            "patient_id": facts.patient_id,
+            "channel": facts.channel,
+            "probability": facts.probability,
+            "categories": list(facts.categories),
+            "sent_at": facts.sent_at.isoformat(),
+        },
+    )
+    queue_auto_reply(
+        session,
+        policy,
+        message_id=facts.message_id,
+        patient_id=facts.patient_id,
+        channel=facts.channel,
+        now=now,
+    )
     return alert
 
 

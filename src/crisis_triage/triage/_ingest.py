@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,17 +19,30 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crisis_triage.detector import Explanation, Scorer
+from crisis_triage.detector import Scorer
 from crisis_triage.storage import Case, Message, utcnow
-from crisis_triage.triage._alerts import AlertKind, TriagePolicy, queue_auto_reply, raise_alert
+from crisis_triage.triage._alerts import (
+    AlertKind,
+    CrisisFacts,
+    TriagePolicy,
+    raise_alert,
+    raise_crisis_alert,
+)
 from crisis_triage.triage._errors import IdempotencyConflictError
 from crisis_triage.triage._redaction import sensitive
+from crisis_triage.triage._scoring import (
+    SCORED,
+    UNSCORED,
+    Score,
+    model_version,
+    score_texts,
+    unscored,
+)
 from crisis_triage.triage._states import CaseStatus, Tier, tier_for
+from crisis_triage.triage._tiers import FAST, FINAL, fast_explainer
 
 log = logging.getLogger(__name__)
 
-SCORED = "scored"
-UNSCORED = "unscored"
 _RETRIES = 3
 
 
@@ -73,58 +85,17 @@ class IngestResult:
     model_version: str | None
     received_at: datetime
     duplicate: bool = False
+    score_tier: str | None = None  # "fast": a final score is still to come
 
 
-@dataclass(frozen=True)
-class _Score:
-    status: str
-    probability: float | None = None
-    flagged: bool | None = None
-    threshold: float | None = None
-    categories: tuple[str, ...] = ()
-    reasons: tuple[str, ...] = ()
-    error: str | None = None
-
-
-def model_version(scorer: Scorer) -> str:
-    card: dict[str, Any] = getattr(scorer, "card_", None) or {}
-    for key in ("version", "model_version", "model_sha256", "sha256", "name"):
-        if card.get(key):
-            return str(card[key])[:64]
-    return "unknown"
-
-
-def _score_all(scorer: Scorer | None, texts: list[str]) -> list[_Score]:
+def _score_all(scorer: Scorer | None, texts: list[str]) -> list[Score]:
+    """Fast-tier scores when the model has a semantic tier to finish them, else final ones."""
     if scorer is None:
-        reason = "unscored: review now (no model is loaded)"
-        return [_Score(UNSCORED, reasons=(reason,), error="ModelNotLoaded") for _ in texts]
-    try:
-        explanations: list[Explanation] = list(scorer.explain(texts))
-        if len(explanations) != len(texts):
-            raise ValueError("the scorer returned the wrong number of explanations")
-    except Exception as exc:
-        error = type(exc).__name__
-        log.error("scoring failed for %d message(s): %s", len(texts), error)
-        reason = f"unscored: review now (scoring failed: {error})"
-        return [_Score(UNSCORED, reasons=(reason,), error=error) for _ in texts]
-    scores = []
-    for explanation in explanations:
-        probability = float(explanation.probability)
-        if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
-            reason = "unscored: review now (the model gave no valid probability)"
-            scores.append(_Score(UNSCORED, reasons=(reason,), error="InvalidProbability"))
-            continue
-        scores.append(
-            _Score(
-                SCORED,
-                probability=probability,
-                flagged=bool(explanation.flagged),
-                threshold=float(explanation.threshold),
-                categories=tuple(explanation.categories),
-                reasons=tuple(explanation.reasons()),
-            )
-        )
-    return scores
+        return unscored(texts, "no model is loaded", "ModelNotLoaded")
+    fast = fast_explainer(scorer)
+    if fast is not None:
+        return score_texts(fast, texts, FAST)
+    return score_texts(scorer.explain, texts, FINAL)
 
 
 # Statements built once: building one per request (and hashing it into a cache key) costs more
@@ -145,6 +116,7 @@ _RESULT_COLUMNS = (
     _MESSAGES.c.reasons,
     _MESSAGES.c.model_version,
     _MESSAGES.c.received_at,
+    _MESSAGES.c.score_tier,
     _CASES.c.id.label("case_id"),
     _CASES.c.tier,
 )
@@ -169,6 +141,7 @@ def _result(row: Any, *, duplicate: bool) -> IngestResult:
         model_version=row.model_version,
         received_at=row.received_at,
         duplicate=duplicate,
+        score_tier=row.score_tier,
     )
 
 
@@ -203,7 +176,7 @@ def ingest(
     IdempotencyConflictError and stores nothing.
     """
     hashes, first = _plan(items)
-    scores: dict[int, _Score] = {}
+    scores: dict[int, Score] = {}
     with sensitive(*(item.text for item in items)):
         # The first attempt assumes the keys are new (nearly all are) and saves a round trip:
         # a key already stored fails the insert on its unique index, and the next attempt
@@ -233,9 +206,9 @@ class _Batch:
     items: Sequence[IncomingMessage]
     hashes: list[str]
     first: dict[str, int]
-    scores: dict[int, _Score]  # by item index, filled on the first attempt that scores
+    scores: dict[int, Score]  # by item index, filled on the first attempt that scores
 
-    def score(self, scorer: Scorer | None, indices: list[int]) -> list[_Score]:
+    def score(self, scorer: Scorer | None, indices: list[int]) -> list[Score]:
         todo = [i for i in indices if i not in self.scores]
         if todo:
             fresh = _score_all(scorer, [self.items[i].text for i in todo])
@@ -327,6 +300,7 @@ _STORED_FROM_MESSAGE = (
     "reasons",
     "model_version",
     "received_at",
+    "score_tier",
 )
 
 
@@ -346,12 +320,13 @@ class _Stored:
     reasons: list[str]
     model_version: str | None
     received_at: datetime
+    score_tier: str | None
 
 
 def _message_row(
     item: IncomingMessage,
     request_sha256: str,
-    score: _Score,
+    score: Score,
     version: str | None,
     api_key_id: int | None,
     now: datetime,
@@ -377,6 +352,11 @@ def _message_row(
         "reasons": list(score.reasons),
         "model_version": version if score.status == SCORED else None,
         "score_error": score.error,
+        "score_tier": score.tier,
+        "final_scored_at": now if score.tier == FINAL else None,
+        # A fast score waits for its final one; an unscored message is retried.
+        "semantic_due_at": None if score.tier == FINAL else now,
+        "semantic_attempts": 0,
     }
 
 
@@ -402,13 +382,26 @@ def _raise_alerts(
 ) -> None:
     """A crisis alert (and auto-reply) per flagged message; one operator alert for the
     messages that could not be scored."""
-    unscored = [(s, r) for s, r in zip(stored, rows, strict=True) if s.score_status == UNSCORED]
+    failed = [(s, r) for s, r in zip(stored, rows, strict=True) if s.score_status == UNSCORED]
     for message, row in zip(stored, rows, strict=True):
         if message.score_status == SCORED and message.flagged:
-            _crisis_alert(session, policy, message, row, now)
-    if unscored:
-        ids = [s.id for s, _row in unscored]
-        reason = unscored[0][1]["score_error"]
+            raise_crisis_alert(
+                session,
+                policy,
+                CrisisFacts(
+                    case_id=message.case_id,
+                    message_id=message.id,
+                    patient_id=row["patient_id"],
+                    channel=row["channel"],
+                    sent_at=row["sent_at"],
+                    probability=message.probability,
+                    categories=tuple(message.categories),
+                ),
+                now=now,
+            )
+    if failed:
+        ids = [s.id for s, _row in failed]
+        reason = failed[0][1]["score_error"]
         raise_alert(
             session,
             policy,
@@ -418,33 +411,3 @@ def _raise_alerts(
             message_id=ids[0],
             payload={"reason": reason, "message_ids": ids[:100], "count": len(ids)},
         )
-
-
-def _crisis_alert(
-    session: Session, policy: TriagePolicy, message: _Stored, row: dict[str, Any], now: datetime
-) -> None:
-    raise_alert(
-        session,
-        policy,
-        AlertKind.CRISIS,
-        f"possible crisis ({'/'.join(message.categories) or 'uncategorised'}), "
-        f"risk {message.probability or 0:.2f}",
-        now=now,
-        case_id=message.case_id,
-        message_id=message.id,
-        payload={
-            "patient_id": row["patient_id"],
-            "channel": row["channel"],
-            "probability": message.probability,
-            "categories": list(message.categories),
-            "sent_at": row["sent_at"].isoformat(),
-        },
-    )
-    queue_auto_reply(
-        session,
-        policy,
-        message_id=message.id,
-        patient_id=row["patient_id"],
-        channel=row["channel"],
-        now=now,
-    )

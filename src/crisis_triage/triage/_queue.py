@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crisis_triage.storage import Case, Message, lock_for_write, utcnow
 from crisis_triage.triage._cases import Actor, apply_action
 from crisis_triage.triage._errors import ConflictError, InvalidTransitionError
+from crisis_triage.triage._rescoring import FinalScoring, final_scoring
 from crisis_triage.triage._states import UNRESOLVED, Action, CaseStatus, Role, Tier
 
 
@@ -31,6 +32,8 @@ class QueueItem:
     probability: float | None
     flagged: bool | None
     score_status: str
+    score_tier: str | None  # "fast": preliminary (see final_scoring)
+    final_scoring: FinalScoring  # "pending": the semantic check is still to come
     categories: tuple[str, ...]
     patient_id: str
     channel: str
@@ -87,6 +90,9 @@ def list_queue(
             Message.probability,
             Message.flagged,
             Message.score_status,
+            Message.score_tier,
+            Message.semantic_due_at,
+            Message.semantic_error,
             Message.categories,
             Message.patient_id,
             Message.channel,
@@ -106,6 +112,8 @@ def list_queue(
             probability=row.probability,
             flagged=row.flagged,
             score_status=row.score_status,
+            score_tier=row.score_tier,
+            final_scoring=final_scoring(row.score_tier, row.semantic_due_at, row.semantic_error),
             categories=tuple(row.categories),
             patient_id=row.patient_id,
             channel=row.channel,

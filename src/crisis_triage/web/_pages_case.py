@@ -26,6 +26,7 @@ from crisis_triage.triage import (
     apply_action,
     case_events,
     check_permission,
+    final_scoring,
     get_case,
     highlight_spans,
     next_status,
@@ -181,6 +182,9 @@ def _case_page(
             "case": case,
             "message": message,
             "tier": Tier(case.tier),
+            "final_scoring": final_scoring(
+                message.score_tier, message.semantic_due_at, message.semantic_error
+            ),
             "status": status_now,
             "escalation": escalation,
             "pieces": highlight_spans(message.text, terms),

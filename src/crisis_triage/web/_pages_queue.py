@@ -68,7 +68,9 @@ def _rows(
             )
     session.commit()
     signature = hashlib.sha256(
-        ";".join(f"{i.case_id}:{i.status}:{i.claimed_by}" for i in items).encode()
+        ";".join(
+            f"{i.case_id}:{i.status}:{i.claimed_by}:{i.tier}:{i.final_scoring}" for i in items
+        ).encode()
     ).hexdigest()[:16]
     context: dict[str, object] = {
         "items": items,

@@ -1,0 +1,76 @@
+"""Turning a scorer's explanations into stored scores, shared by ingest and the semantic worker.
+
+A scorer that is missing, raises, or returns something unusable never loses a message: the
+result is ``unscored`` with the reason, and the failure is logged by exception type only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crisis_triage.detector import Explanation, Scorer
+from crisis_triage.triage._tiers import Explain
+
+log = logging.getLogger(__name__)
+
+SCORED = "scored"
+UNSCORED = "unscored"
+
+
+@dataclass(frozen=True)
+class Score:
+    status: str
+    probability: float | None = None
+    flagged: bool | None = None
+    threshold: float | None = None
+    categories: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    error: str | None = None
+    tier: str | None = None  # FAST or FINAL when scored
+
+
+def model_version(scorer: Scorer) -> str:
+    card: dict[str, Any] = getattr(scorer, "card_", None) or {}
+    for key in ("version", "model_version", "model_sha256", "sha256", "name"):
+        if card.get(key):
+            return str(card[key])[:64]
+    return "unknown"
+
+
+def unscored(texts: Sequence[str], reason: str, error: str) -> list[Score]:
+    return [Score(UNSCORED, reasons=(f"unscored: review now ({reason})",), error=error)] * len(
+        texts
+    )
+
+
+def _from_explanation(explanation: Explanation, tier: str) -> Score:
+    probability = float(explanation.probability)
+    if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
+        reason = "unscored: review now (the model gave no valid probability)"
+        return Score(UNSCORED, reasons=(reason,), error="InvalidProbability")
+    return Score(
+        SCORED,
+        probability=probability,
+        flagged=bool(explanation.flagged),
+        threshold=float(explanation.threshold),
+        categories=tuple(explanation.categories),
+        reasons=tuple(explanation.reasons()),
+        tier=tier,
+    )
+
+
+def score_texts(explain: Explain, texts: list[str], tier: str) -> list[Score]:
+    """One score per text, from ``explain``; a failure makes every text unscored."""
+    try:
+        explanations: list[Explanation] = list(explain(texts))
+        if len(explanations) != len(texts):
+            raise ValueError("the scorer returned the wrong number of explanations")
+        return [_from_explanation(explanation, tier) for explanation in explanations]
+    except Exception as exc:
+        error = type(exc).__name__
+        log.error("scoring failed for %d message(s): %s", len(texts), error)
+        return unscored(texts, f"scoring failed: {error}", error)
