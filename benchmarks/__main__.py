@@ -15,12 +15,9 @@ BENCHMARKS = (
     "report_speed",
     "service_load",
     "encryption_speed",
-<<<<<<< HEAD
     "bench_encoders",
     "detector_speed",
-=======
     "semantic_tier",
->>>>>>> semantic-tier
     "soak",
 )
 

@@ -8,7 +8,6 @@ from typing import Any, Protocol
 
 from crisis_triage.lexicon import LexiconHit
 
-
 EVIDENCE_LABELS = {
     "ngrams": "word patterns",
     "static": "meaning (fast)",

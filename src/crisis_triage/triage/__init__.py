@@ -174,12 +174,9 @@ __all__ = [
     "CRISIS_LABEL",
     "DEFAULT_SCOPES",
     "EXPORT_FIELDS",
-<<<<<<< HEAD
-    "FIRST_ADMIN_COMMAND",
-=======
     "FAST",
     "FINAL",
->>>>>>> semantic-tier
+    "FIRST_ADMIN_COMMAND",
     "GENESIS_HASH",
     "LABEL_COLUMNS",
     "LOCKOUT_MINUTES",
@@ -267,12 +264,9 @@ __all__ = [
     "erase_patient",
     "escalate_overdue",
     "export_patient",
-<<<<<<< HEAD
-    "find_user",
-=======
     "fast_explainer",
     "final_scoring",
->>>>>>> semantic-tier
+    "find_user",
     "get_case",
     "has_users",
     "hash_entry",
@@ -304,11 +298,8 @@ __all__ = [
     "record_attempt",
     "record_audit",
     "redact",
-<<<<<<< HEAD
-    "reset_password",
-=======
     "rescore_pending",
->>>>>>> semantic-tier
+    "reset_password",
     "resolve_api_key",
     "resolve_token",
     "response_times",
