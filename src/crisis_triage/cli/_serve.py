@@ -110,7 +110,12 @@ def serve(
     print_first_run_help(url)
     if workers == 1:
         uvicorn.run(
-            create_app(settings), host=host, port=port, log_level=log_level, log_config=log_config
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=log_config,
+            access_log=False,  # AccessLogMiddleware logs requests (route templates, no ids)
         )
     else:
         uvicorn.run(
@@ -121,6 +126,7 @@ def serve(
             workers=workers,
             log_level=log_level,
             log_config=log_config,
+            access_log=False,
             # uvicorn kills a worker that misses a 5 s health ping; a worker loading its model,
             # or busy, on a loaded machine can miss one, and then every replacement did too.
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,

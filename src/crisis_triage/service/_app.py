@@ -24,6 +24,7 @@ from crisis_triage.service import (
     _routes_metrics,
     _routes_patients,
 )
+from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
@@ -125,11 +126,12 @@ def create_app(
     install_error_handlers(
         app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()
     )
-    # Added last, so outermost: the guard's own error replies get the headers too.
+    # Added late, so outer: the guard's own error replies get the headers too.
     docs_paths = [DOCS_PATH, REDOC_PATH, app.swagger_ui_oauth2_redirect_url or ""]
     app.add_middleware(
         SecurityMiddleware, hsts=settings.environment != "development", docs_paths=docs_paths
     )
+    app.add_middleware(AccessLogMiddleware)  # outermost: it times and logs every reply
     for module in (
         _routes_health,
         _routes_auth,
