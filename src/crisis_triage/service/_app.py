@@ -68,6 +68,13 @@ def create_app(
     """
     settings = settings or Settings()
     install_redaction()
+    dev_key = settings.dev_key_file()
+    if dev_key is not None:  # `serve` says so in capitals; this reaches other ways of starting
+        log.warning(
+            "NO ENCRYPTION KEY CONFIGURED: message text is encrypted with a development key "
+            "at %s; not for real patient data (set CRISIS_TRIAGE_ENCRYPTION_KEY_FILE)",
+            dev_key,
+        )
     engine = make_engine(
         settings.resolved_database_url(),
         pool_size=settings.db_pool_size,
