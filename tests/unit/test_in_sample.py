@@ -28,9 +28,8 @@ from crisis_triage.evaluation import (
     file_sha256,
     in_sample_overlap,
     run_benchmark,
-    text_hash,
 )
-from crisis_triage.text import normalise
+from crisis_triage.text import normalise, text_hash
 
 TRAINED = ["I want to end my life", "can I move my appointment", "thinking about suicide"]
 UNSEEN = ["my husband hit me again", "refill request please", "what time do you open"]

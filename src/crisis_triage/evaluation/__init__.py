@@ -37,7 +37,6 @@ from crisis_triage.evaluation._in_sample import (
     check_in_sample,
     file_sha256,
     in_sample_overlap,
-    text_hash,
 )
 from crisis_triage.evaluation._intervals import Estimate, percentile_interval, wilson_interval
 from crisis_triage.evaluation._learning_curve import (
@@ -127,7 +126,6 @@ __all__ = [
     "subgroup_table",
     "temporal_split",
     "temporal_validation",
-    "text_hash",
     "time_table",
     "wilson_interval",
     "write_benchmark",

@@ -2,8 +2,8 @@
 
 The model card records what the model saw, in either of two forms (both may be present):
 
-- ``card["training_text_hashes"]``: a sorted list of lowercase hex SHA-256 digests of
-  ``crisis_triage.text.normalise(text)``, one per text the model was fitted or tuned on.  An
+- ``card["training_text_hashes"]``: a sorted list of ``crisis_triage.text.text_hash(text)``
+  (lowercase hex SHA-256 of ``normalise(text)``), one per text the model was fitted or tuned on.  An
   entry may be the whole digest (64 characters) or its first 16 characters (the compact form
   for large training sets); shorter entries are ignored.
 - named files with their SHA-256: any ``{"file": NAME, "sha256": HEX}`` object in the card,
@@ -22,18 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crisis_triage.text import normalise
+from crisis_triage.text import COMPACT_HASH_CHARACTERS, text_hash
 
 TEXT_HASHES_KEY = "training_text_hashes"
 TUNING_FILES_KEY = "tuning_files"
 IN_SAMPLE_LABEL = "in-sample: these figures are not held-out"
-COMPACT_HASH_CHARACTERS = 16
 _HEX = frozenset("0123456789abcdef")
-
-
-def text_hash(text: str) -> str:
-    """The SHA-256 (hex) of the normalised text, as model cards record it."""
-    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
 
 
 def file_sha256(path: str | Path) -> str:
