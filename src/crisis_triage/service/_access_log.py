@@ -20,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ACCESS_LOGGER = "crisis_triage.access"
 UNMATCHED_ROUTE = "(no route)"
+# A container health check asks every few seconds: successful probes are logged at DEBUG only.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz"})
 # Where the request's dependencies leave who called (see ``record_caller``).
 _CALLER_KEY = "crisis_triage.caller"
 
@@ -95,7 +97,9 @@ class AccessLogMiddleware:
         status = reply["status"] or 500  # nothing was sent: the server failed
         route = route_template(original)
         duration_ms = round(seconds * 1000, 1)
-        log.info(
+        level = logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO
+        log.log(
+            level,
             "%s %s %d %.1fms request_id=%s",
             scope["method"],
             route,
