@@ -180,3 +180,14 @@ def test_the_benchmark_labels_files_a_candidate_was_tuned_on(
     sections = {part.split("\n", 1)[0]: part for part in markdown.split("\n## ")[1:]}
     assert IN_SAMPLE_LABEL in sections["core — ambiguous excluded"]
     assert IN_SAMPLE_LABEL not in sections["stress — ambiguous excluded"]
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("stem", ["bench_core_dev", "bench_stress_dev"])
+def test_the_bundled_model_on_a_shared_dev_file_is_in_sample(shared_data: Path, stem: str) -> None:
+    """Its lexicon was written while reading the dev files; its card says so."""
+    model = _adapter.load_scorer("bundled")
+    path = shared_data / f"{stem}.csv.gz"
+    found = check_in_sample(model.card_, (), data_sha256=file_sha256(path), n_messages=7)
+    assert (found.value, found.overlapping_messages) == (True, 7)
+    assert found.matched_files == (path.name,)
