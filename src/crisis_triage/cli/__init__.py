@@ -4,6 +4,7 @@
 from crisis_triage.cli import _adapt as _adapt  # adapt, learning-curve
 from crisis_triage.cli import _admin as _admin  # users, apikeys
 from crisis_triage.cli import _audit as _audit  # audit verify, export
+from crisis_triage.cli import _backup as _backup  # db backup, restore, check-keys
 from crisis_triage.cli import _encoder as _encoder  # encoder status, build-static
 from crisis_triage.cli import _evaluate as _evaluate  # evaluate, compare, benchmark
 from crisis_triage.cli import _lexicon as _lexicon  # lexicon list, test, validate

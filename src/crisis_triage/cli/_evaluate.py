@@ -77,6 +77,17 @@ def _progress(total: int) -> Iterator[Callable[[int], None]]:
         yield lambda done: bar.advance(task, done)
 
 
+def _warn_in_sample(in_sample: dict[str, Any] | None) -> None:
+    """The report's in-sample label on the terminal too, where it cannot be missed."""
+    if in_sample and in_sample.get("value"):
+        typer.secho(
+            f"warning: {in_sample['label']} ({in_sample['overlapping_messages']} message(s) "
+            "the model was trained or tuned on, by its card)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+
+
 def _save(result: ReportResult, output: Path, stem: str) -> None:
     try:
         paths = result.save(output, stem)
@@ -141,10 +152,12 @@ def evaluate(
             if train_before:
                 result = ev.temporal_validation(scorer, frame, spec, config, train_before, advance)
             else:
-                result = ev.evaluate(scorer, frame, spec, config, advance)
+                digest = ev.file_sha256(data)
+                result = ev.evaluate(scorer, frame, spec, config, advance, data_sha256=digest)
     except _known_errors() as exc:
         _fail(str(exc))
     _save(result, output, "report")
+    _warn_in_sample(result.data.get("in_sample"))
     ds, metrics = result.data["dataset"], result.data["models"]["model"]["metrics"]
     typer.echo(
         f"{ds['n_evaluated']} messages ({ds['n_positive']} crisis, {ds['n_ambiguous']} ambiguous "
@@ -212,10 +225,13 @@ def compare(
             name: ev.load_scorer(path) for name, path in zip(_names(models), models, strict=True)
         }
         descriptions = dict(zip(scorers, models, strict=True))
-        result = ev.compare_models(scorers, frame, spec, config, descriptions)
+        result = ev.compare_models(
+            scorers, frame, spec, config, descriptions, data_sha256=ev.file_sha256(data)
+        )
     except _known_errors() as exc:
         _fail(str(exc))
     _save(result, output, "comparison")
+    _warn_in_sample(result.data.get("in_sample"))
 
 
 @app.command()
@@ -262,6 +278,10 @@ def benchmark(
         _fail(f"cannot write to {output}: {exc.strerror}")
     for path in paths.values():
         typer.echo(f"wrote {path}")
+    for stem, in_sample in result["in_sample"]["files"].items():
+        if in_sample["value"]:
+            typer.echo(f"{stem}:", err=True, nl=False)
+            _warn_in_sample(in_sample)
     if record_in_card:
         from crisis_triage.detector import BUNDLED_MODEL_PATH, card_path
 

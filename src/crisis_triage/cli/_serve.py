@@ -10,6 +10,7 @@ from crisis_triage.cli._app import app
 
 if TYPE_CHECKING:
     from crisis_triage.service import Settings
+    from crisis_triage.storage import KeyCheck
 
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -61,6 +62,44 @@ def db_upgrade() -> None:
 
 
 WORKER_HEALTHCHECK_SECONDS = 60
+KEYS_HELP = "docs/backup.md"
+
+
+def announce_dev_key(settings: Settings) -> None:
+    """Say, unmissably, that text is encrypted with a generated development key."""
+    path = settings.dev_key_file()
+    if path is None:
+        return
+    bar = "!" * 78
+    for line in (
+        bar,
+        "WARNING: NO ENCRYPTION KEY IS CONFIGURED. Message text is encrypted with a",
+        f"DEVELOPMENT key generated in {path}.",
+        "Anyone with that file reads the text; without it, the text (and every backup)",
+        "is unreadable. Not for real patient data: set CRISIS_TRIAGE_ENCRYPTION_KEY_FILE",
+        "(`crisis-triage keys generate`). CRISIS_TRIAGE_ENVIRONMENT=production refuses this.",
+        bar,
+    ):
+        typer.secho(line, err=True, fg=typer.colors.RED, bold=True)
+
+
+def checked_keys(url: str, settings: Settings) -> KeyCheck:
+    """``check_keys`` on the database at ``url`` with the configured keys."""
+    from crisis_triage.storage import check_keys, make_engine
+
+    engine = make_engine(url, keyring=settings.keyring())
+    try:
+        return check_keys(engine)
+    finally:
+        engine.dispose()
+
+
+def refuse_unopenable_data(url: str, settings: Settings) -> None:
+    """Exit 2 when the configured keys do not open the text stored at ``url``."""
+    check = checked_keys(url, settings)
+    if not check.ok:
+        typer.echo(f"error: {check.problem()}; see {KEYS_HELP}", err=True)
+        raise typer.Exit(2)
 
 
 def print_first_run_help(url: str) -> None:
@@ -103,6 +142,8 @@ def serve(
     settings = load_settings()
     url = settings.resolved_database_url()
     migrate(url)
+    announce_dev_key(settings)
+    refuse_unopenable_data(url, settings)
     typer.echo(f"crisis-triage: database {shown_url(url)}")
     typer.echo(f"crisis-triage: serving on http://{host}:{port} (API docs at /docs)")
     log_config = logging_config(settings.log_format, log_level)
@@ -110,7 +151,12 @@ def serve(
     print_first_run_help(url)
     if workers == 1:
         uvicorn.run(
-            create_app(settings), host=host, port=port, log_level=log_level, log_config=log_config
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=log_config,
+            access_log=False,  # AccessLogMiddleware logs requests (route templates, no ids)
         )
     else:
         uvicorn.run(
@@ -121,6 +167,7 @@ def serve(
             workers=workers,
             log_level=log_level,
             log_config=log_config,
+            access_log=False,
             # uvicorn kills a worker that misses a 5 s health ping; a worker loading its model,
             # or busy, on a loaded machine can miss one, and then every replacement did too.
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,

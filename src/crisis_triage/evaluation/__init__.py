@@ -29,6 +29,15 @@ from crisis_triage.evaluation._benchmark import (
 from crisis_triage.evaluation._bootstrap import Replicates, bootstrap
 from crisis_triage.evaluation._compare import compare
 from crisis_triage.evaluation._data import AMBIGUOUS_POLICIES, EvaluationData, parse_labels
+from crisis_triage.evaluation._in_sample import (
+    IN_SAMPLE_LABEL,
+    TEXT_HASHES_KEY,
+    TUNING_FILES_KEY,
+    InSample,
+    check_in_sample,
+    file_sha256,
+    in_sample_overlap,
+)
 from crisis_triage.evaluation._intervals import Estimate, percentile_interval, wilson_interval
 from crisis_triage.evaluation._learning_curve import (
     LabelledSet,
@@ -65,12 +74,16 @@ __all__ = [
     "AMBIGUOUS_POLICIES",
     "BENCHMARK_FILES",
     "BUNDLED",
+    "IN_SAMPLE_LABEL",
     "TARGET_SENSITIVITIES",
+    "TEXT_HASHES_KEY",
     "TIME_FREQUENCIES",
+    "TUNING_FILES_KEY",
     "Estimate",
     "EvaluationData",
     "EvaluationError",
     "EvaluationReport",
+    "InSample",
     "LabelledSet",
     "Replicates",
     "ReportConfig",
@@ -83,13 +96,16 @@ __all__ = [
     "brier",
     "calibration_intercept",
     "calibration_slope",
+    "check_in_sample",
     "compare",
     "compare_models",
     "confusion_counts",
     "decision_curve",
     "evaluate",
     "expected_calibration_error",
+    "file_sha256",
     "flags_per_1000",
+    "in_sample_overlap",
     "learning_curve",
     "load_scorer",
     "net_benefit",

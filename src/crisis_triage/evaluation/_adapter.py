@@ -16,9 +16,10 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.base import clone
 
-from crisis_triage.detector import ModelLoadError, load_model
+from crisis_triage.detector import ModelLoadError, load_model, read_card
 from crisis_triage.evaluation._compare import compare
 from crisis_triage.evaluation._data import EvaluationData, parse_labels, parse_times
+from crisis_triage.evaluation._in_sample import InSample, check_in_sample, combined
 from crisis_triage.evaluation._metrics import EvaluationError
 from crisis_triage.evaluation._report import EvaluationReport, ReportConfig, ReportResult, clean
 from crisis_triage.evaluation._time import parse_split_date, temporal_split
@@ -53,9 +54,22 @@ def load_scorer(model: str | Path | None) -> Any:
     if path is not None and not path.is_file():
         raise EvaluationError(f"model file {path} does not exist")
     try:
-        return load_model(path)
+        model = load_model(path)
     except (ModelLoadError, OSError) as exc:
         raise EvaluationError(f"cannot load model {path or BUNDLED}: {exc}") from None
+    try:
+        side_card = read_card(path)
+    except ModelLoadError:  # load_model has checked the card of a real model file
+        side_card = {}
+    # The card file beside the model may add records made after it was saved (benchmark
+    # numbers, the files it was tuned on); what the model file itself says wins.
+    model.card_ = {**side_card, **dict(getattr(model, "card_", {}) or {})}
+    return model
+
+
+def model_in_sample(model: Any, texts: Sequence[str], data_sha256: str | None) -> InSample:
+    """``check_in_sample`` with ``model``'s card."""
+    return check_in_sample(dict(getattr(model, "card_", {}) or {}), texts, data_sha256=data_sha256)
 
 
 def read_evaluation_table(path: str | Path, spec: TableSpec) -> pd.DataFrame:
@@ -105,12 +119,14 @@ def score_frame(
     batch_size: int = 5000,
     progress: Progress | None = None,
     max_explained_false_positives: int = MAX_EXPLAINED_FALSE_POSITIVES,
+    data_sha256: str | None = None,
 ) -> EvaluationData:
     """Score every message, flag it with the model's lexicon alone, and explain the errors.
 
     Every missed crisis is explained.  False positives are explained up to
     ``max_explained_false_positives``: the highest-scoring ones the report lists, plus a seeded
     random sample of the rest for the pattern tables (the report says how many were explained).
+    ``data_sha256`` (of the file the frame came from) lets the report recognise a training file.
     """
     labels = parse_labels(frame[spec.label_col].to_numpy(), column=spec.label_col)
     ids = _ids(frame, spec)
@@ -141,6 +157,7 @@ def score_frame(
         times=times,
         explanations=explanations,
         model_card=clean(dict(getattr(model, "card_", {}) or {})),
+        data_sha256=data_sha256,
     )
 
 
@@ -150,9 +167,13 @@ def evaluate(
     spec: TableSpec,
     config: ReportConfig,
     progress: Progress | None = None,
+    *,
+    data_sha256: str | None = None,
 ) -> ReportResult:
-    """Score ``frame`` with ``model`` and run the report."""
-    return EvaluationReport(config).run(score_frame(model, frame, spec, progress=progress))
+    """Score ``frame`` with ``model`` and run the report (``data_sha256``: of the file the
+    frame was read from, to recognise a file the model was trained or tuned on)."""
+    data = score_frame(model, frame, spec, progress=progress, data_sha256=data_sha256)
+    return EvaluationReport(config).run(data)
 
 
 def temporal_validation(
@@ -200,10 +221,20 @@ def compare_models(
     spec: TableSpec,
     config: ReportConfig,
     descriptions: Mapping[str, str] | None = None,
+    *,
+    data_sha256: str | None = None,
 ) -> ReportResult:
     """Score ``frame`` with every model and compare them (the first is the reference)."""
     labels = parse_labels(frame[spec.label_col].to_numpy(), column=spec.label_col)
     texts = _texts(frame, spec, _ids(frame, spec))
     scores = {name: np.asarray(m.predict_proba(texts))[:, 1] for name, m in models.items()}
     thresholds = {name: float(m.threshold_) for name, m in models.items()}
-    return compare(labels, scores, thresholds, config, descriptions=descriptions)
+    overlap = {name: model_in_sample(m, texts, data_sha256) for name, m in models.items()}
+    return compare(
+        labels,
+        scores,
+        thresholds,
+        config,
+        descriptions=descriptions,
+        in_sample=combined(overlap),
+    )

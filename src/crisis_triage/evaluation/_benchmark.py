@@ -23,6 +23,7 @@ from crisis_triage.detector import TwoStageDetector, load_model, save_model
 from crisis_triage.evaluation._adapter import load_scorer
 from crisis_triage.evaluation._categories import category_sensitivity, third_party_flags
 from crisis_triage.evaluation._compare import compare
+from crisis_triage.evaluation._in_sample import InSample, check_in_sample, combined, file_sha256
 from crisis_triage.evaluation._metrics import EvaluationError
 from crisis_triage.evaluation._report import ReportConfig, clean
 from crisis_triage.io import read_table
@@ -43,6 +44,7 @@ class Candidate:
     score: ScoreFn | None = None
     binary: bool = False
     skipped: str | None = None
+    card: dict[str, Any] | None = None  # a model's card: what it was trained and tuned on
 
 
 def read_cmd1_lexicon(path: str | Path) -> Lexicon:
@@ -116,7 +118,10 @@ def candidates(data_dir: Path, cmd1_cache: Path | None = None) -> list[Candidate
         except (EvaluationError, ImportError, ValueError) as exc:
             found.append(Candidate(name, description, skipped=str(exc)))
             continue
-        found.append(Candidate(name, description, float(model.threshold_), _model_scores(model)))
+        card = dict(getattr(model, "card_", {}) or {})
+        found.append(
+            Candidate(name, description, float(model.threshold_), _model_scores(model), card=card)
+        )
     return found
 
 
@@ -134,10 +139,18 @@ def run_benchmark(
     ready = [c for c in found if c.score is not None]
     results: dict[str, Any] = {}
     categories: dict[str, Any] = {}
+    overlap: dict[str, dict[str, Any]] = {}
     for stem in files:
-        table = read_table(data_dir / f"{stem}.csv.gz", required=["text", "crisis"])
+        path = data_dir / f"{stem}.csv.gz"
+        table = read_table(path, required=["text", "crisis"])
         texts = table["text"].astype(str).tolist()
         scores = {c.name: c.score(texts) for c in ready if c.score is not None}
+        checks: dict[str, InSample] = {
+            c.name: check_in_sample(c.card, texts, data_sha256=file_sha256(path))
+            for c in ready
+            if c.card is not None
+        }
+        overlap[stem] = combined(checks)
         results[stem] = {}
         for policy in POLICIES:
             config = ReportConfig(
@@ -155,12 +168,18 @@ def run_benchmark(
                 binary=frozenset(c.name for c in ready if c.binary),
                 descriptions={c.name: c.description for c in ready},
                 include_curves=False,
+                in_sample=overlap[stem],
             )
             results[stem][policy] = comparison.data
         categories[stem] = _categories(table, scores, ready)
     summary: dict[str, Any] = clean(
         {
             "kind": "benchmark",
+            "in_sample": {
+                "value": any(entry["value"] for entry in overlap.values()),
+                "overlapping_messages": sum(e["overlapping_messages"] for e in overlap.values()),
+                "files": overlap,
+            },
             "data_dir": str(data_dir),
             "n_boot": n_boot,
             "seed": seed,

@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from crisis_triage.evaluation import _summary as s
 from crisis_triage.evaluation._bootstrap import Replicates, bootstrap
 from crisis_triage.evaluation._data import EvaluationData
+from crisis_triage.evaluation._in_sample import combined
 from crisis_triage.evaluation._intervals import percentile_interval
 from crisis_triage.evaluation._metrics import EvaluationError
 from crisis_triage.evaluation._report import SCHEMA_VERSION, ReportConfig, ReportResult, clean
@@ -38,10 +39,13 @@ def compare(
     binary: frozenset[str] = frozenset(),
     descriptions: Mapping[str, str] | None = None,
     include_curves: bool = True,
+    in_sample: Mapping[str, Any] | None = None,
 ) -> ReportResult:
     """Compare scorers (first = reference) on the same labelled messages.
 
     ``binary`` names 0/1 scorers such as lexicon baselines (no calibration metrics for them).
+    ``in_sample`` is the overlap with what the models were trained on (``combined``); without
+    it the result says the overlap was not checked.
     """
     if not scores:
         raise EvaluationError("nothing to compare")
@@ -108,6 +112,7 @@ def compare(
         "kind": "comparison",
         "schema_version": SCHEMA_VERSION,
         "title": config.title,
+        "in_sample": dict(in_sample) if in_sample is not None else combined({}),
         "provenance": _provenance(config),
         "reference": first,
         "dataset": {

@@ -76,6 +76,7 @@ class EvaluationData:
     times: pd.DatetimeIndex | None = None
     explanations: Mapping[int, Explanation] = field(default_factory=dict)
     model_card: Mapping[str, Any] = field(default_factory=dict)
+    data_sha256: str | None = None  # of the file the messages came from (in-sample check)
 
     @classmethod
     def from_arrays(
@@ -91,6 +92,7 @@ class EvaluationData:
         times: ArrayLike | None = None,
         explanations: Mapping[int, Explanation] | None = None,
         model_card: Mapping[str, Any] | None = None,
+        data_sha256: str | None = None,
     ) -> EvaluationData:
         """Validate and assemble; every per-message input must have one value per label."""
         parsed = parse_labels(labels)
@@ -128,6 +130,7 @@ class EvaluationData:
             times=when,
             explanations=dict(explanations or {}),
             model_card=dict(model_card or {}),
+            data_sha256=data_sha256,
         )
 
     @property

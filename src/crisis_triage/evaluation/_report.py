@@ -17,6 +17,7 @@ from crisis_triage.evaluation import _summary as s
 from crisis_triage.evaluation._bootstrap import bootstrap
 from crisis_triage.evaluation._data import AMBIGUOUS_POLICIES, EvaluationData
 from crisis_triage.evaluation._errors import error_analysis
+from crisis_triage.evaluation._in_sample import check_in_sample
 from crisis_triage.evaluation._metrics import EvaluationError
 from crisis_triage.evaluation._subgroups import subgroup_tables
 from crisis_triage.evaluation._time import time_table
@@ -202,6 +203,12 @@ class EvaluationReport:
             "kind": "report",
             "schema_version": SCHEMA_VERSION,
             "title": cfg.title,
+            "in_sample": check_in_sample(
+                data.model_card,
+                data.texts or (),
+                data_sha256=data.data_sha256,
+                n_messages=int(data.labels.shape[0]),
+            ).to_dict(),
             "provenance": provenance(cfg),
             "model_card": dict(data.model_card),
             "dataset": {

@@ -1,5 +1,6 @@
 """The JSON API: ``create_app(settings)`` builds a FastAPI app; nothing is built at import."""
 
+from crisis_triage.service._access_log import ACCESS_LOGGER, record_caller
 from crisis_triage.service._app import create_app
 from crisis_triage.service._deps import ServiceState, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, ErrorBody, ErrorDetail, ErrorInfo
@@ -9,6 +10,7 @@ from crisis_triage.service._security import CONTENT_SECURITY_POLICY
 from crisis_triage.service._settings import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, Settings
 
 __all__ = [
+    "ACCESS_LOGGER",
     "CONTENT_SECURITY_POLICY",
     "DEFAULT_SECRET_KEY",
     "DEFAULT_WEBHOOK_SECRET",
@@ -24,4 +26,5 @@ __all__ = [
     "create_app",
     "logging_config",
     "login_limiter",
+    "record_caller",
 ]

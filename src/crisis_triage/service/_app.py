@@ -24,6 +24,7 @@ from crisis_triage.service import (
     _routes_metrics,
     _routes_patients,
 )
+from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
@@ -68,6 +69,13 @@ def create_app(
     """
     settings = settings or Settings()
     install_redaction()
+    dev_key = settings.dev_key_file()
+    if dev_key is not None:  # `serve` says so in capitals; this reaches other ways of starting
+        log.warning(
+            "NO ENCRYPTION KEY CONFIGURED: message text is encrypted with a development key "
+            "at %s; not for real patient data (set CRISIS_TRIAGE_ENCRYPTION_KEY_FILE)",
+            dev_key,
+        )
     engine = make_engine(
         settings.resolved_database_url(),
         pool_size=settings.db_pool_size,
@@ -133,11 +141,12 @@ def create_app(
     install_error_handlers(
         app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()
     )
-    # Added last, so outermost: the guard's own error replies get the headers too.
+    # Added late, so outer: the guard's own error replies get the headers too.
     docs_paths = [DOCS_PATH, REDOC_PATH, app.swagger_ui_oauth2_redirect_url or ""]
     app.add_middleware(
         SecurityMiddleware, hsts=settings.environment != "development", docs_paths=docs_paths
     )
+    app.add_middleware(AccessLogMiddleware)  # outermost: it times and logs every reply
     for module in (
         _routes_health,
         _routes_auth,

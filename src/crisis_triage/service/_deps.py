@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crisis_triage.detector import Scorer
+from crisis_triage.service._access_log import record_caller
 from crisis_triage.service._errors import ApiError
 from crisis_triage.service._settings import Settings
 from crisis_triage.storage import ApiKey, User
@@ -213,16 +214,22 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_sche
 
 
 async def get_principal(
-    state: StateDep, session: SessionDep, credentials: Credentials
+    request: Request, state: StateDep, session: SessionDep, credentials: Credentials
 ) -> Principal:
     """On the event loop: a cached API key costs no thread hop and no database round trip."""
     token = _token(credentials)
     cached = state.api_keys.get(token)
     if cached is not None:
-        return Principal(api_key=cached)
-    principal = await anyio.to_thread.run_sync(_principal_for, session, token)
-    if principal.api_key is not None:
-        state.api_keys.put(token, principal.api_key)
+        principal = Principal(api_key=cached)
+    else:
+        principal = await anyio.to_thread.run_sync(_principal_for, session, token)
+        if principal.api_key is not None:
+            state.api_keys.put(token, principal.api_key)
+    record_caller(
+        request.scope,
+        user_id=principal.user.id if principal.user else None,
+        api_key=principal.api_key.name if principal.api_key else None,
+    )
     return principal
 
 

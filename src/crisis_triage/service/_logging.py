@@ -2,9 +2,10 @@
 
 ``logging_config(log_format, level)`` is a ``logging.config.dictConfig`` dictionary (uvicorn's
 ``log_config``).  Whatever the format, the redacting record factory (``install_redaction``)
-stays on, and access-log lines lose their query strings (a search box's words must not reach
-a log).  Code logs ids, hashes, lengths and codes: never message text, notes, names or
-usernames (user ids instead).
+stays on.  Requests are logged by ``AccessLogMiddleware`` (route templates, no raw paths or
+query strings); uvicorn's access log, which prints raw paths with patient ids, is kept quiet.
+JSON times are UTC to the millisecond.  Code logs ids, hashes, lengths and codes: never
+message text, notes, names or usernames (user ids instead).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+from crisis_triage.service._access_log import ACCESS_LOGGER, iso_ms
 from crisis_triage.triage import RedactingFilter
 
-ACCESS_LOGGER = "uvicorn.access"
+UVICORN_ACCESS_LOGGER = "uvicorn.access"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -30,16 +35,20 @@ class DropQueryStringFilter(logging.Filter):
         return True
 
 
+class MillisecondJsonFormatter(JsonFormatter):
+    """python-json-logger's formatter with ISO 8601 UTC times to the millisecond."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return iso_ms(record.created)
+
+
 def logging_config(log_format: str = "text", level: str = "info") -> dict[str, Any]:
     """A dictConfig for the service's loggers, uvicorn's included."""
     if log_format == "json":
-        from pythonjsonlogger.core import RESERVED_ATTRS
-
         formatter: dict[str, Any] = {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": MillisecondJsonFormatter,
             "fmt": JSON_FIELDS,
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
             # uvicorn's copy of the message with terminal colour codes: noise in JSON.
             "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
         }
@@ -72,5 +81,7 @@ def logging_config(log_format: str = "text", level: str = "info") -> dict[str, A
             "uvicorn": {"handlers": ["default"], "level": upper, "propagate": False},
             "uvicorn.error": {"level": upper},
             ACCESS_LOGGER: {"handlers": ["access"], "level": upper, "propagate": False},
+            # Its lines carry raw paths (patient ids); AccessLogMiddleware logs requests instead.
+            UVICORN_ACCESS_LOGGER: {"handlers": ["access"], "level": "WARNING", "propagate": False},
         },
     }

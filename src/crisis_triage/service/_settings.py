@@ -5,10 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from crisis_triage.storage import EncryptionError, KeyRing, default_database_url, load_keyring
+from crisis_triage.storage import (
+    EncryptionError,
+    KeyRing,
+    default_database_url,
+    dev_key_path,
+    load_keyring,
+)
 from crisis_triage.triage import TriagePolicy
 
 # Placeholders that are fine on a laptop and refused anywhere else.
@@ -22,9 +28,15 @@ class Settings(BaseSettings):
     Outside ``environment=development`` the service refuses to start with a placeholder secret.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CRISIS_TRIAGE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CRISIS_TRIAGE_", extra="ignore", populate_by_name=True
+    )
 
-    environment: Literal["development", "production"] = "development"
+    # CRISIS_TRIAGE_ENV too: a production that spells it so must not run as development.
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        validation_alias=AliasChoices("CRISIS_TRIAGE_ENVIRONMENT", "CRISIS_TRIAGE_ENV"),
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: a SQLite file in the user data dir"
     )
@@ -151,6 +163,12 @@ class Settings(BaseSettings):
             key_file=self.encryption_key_file,
             allow_dev_key=self.environment == "development",
         )
+
+    def dev_key_file(self) -> Path | None:
+        """The generated development key file in use, or None when keys are configured."""
+        if self.encryption_keys is not None or self.encryption_key_file is not None:
+            return None
+        return dev_key_path(self.resolved_database_url())
 
     def in_flight_limit(self) -> int:
         return self.max_in_flight or 2 * self.db_pool_size

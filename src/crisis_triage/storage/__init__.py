@@ -4,8 +4,19 @@ Message text, notes and reasons are encrypted at rest with a ``KeyRing`` attache
 engine (``make_engine(url, keyring=...)``); ``rotate_keys`` moves stored values to a new key.
 The same schema runs on SQLite (the default, a file in the user's data directory) and
 PostgreSQL (``postgresql://...``); ``upgrade(engine)`` migrates either to the packaged head.
+``backup_sqlite`` / ``restore_sqlite`` copy a SQLite database; ``check_keys`` says whether the
+configured keys open what is stored.
 """
 
+from crisis_triage.storage._backup import (
+    BackupError,
+    KeyCheck,
+    KeysRefusedError,
+    backup_sqlite,
+    check_keys,
+    restore_sqlite,
+    sqlite_path,
+)
 from crisis_triage.storage._crypto import (
     DecryptionError,
     EncryptionError,
@@ -28,7 +39,7 @@ from crisis_triage.storage._engine import (
     release_old_pages,
     upgrade,
 )
-from crisis_triage.storage._keys import load_keyring
+from crisis_triage.storage._keys import dev_key_path, load_keyring
 from crisis_triage.storage._models import (
     Alert,
     ApiKey,
@@ -55,6 +66,7 @@ __all__ = [
     "AuditEntry",
     "AuditLogIsAppendOnlyError",
     "AuthToken",
+    "BackupError",
     "Base",
     "Case",
     "CaseEvent",
@@ -62,7 +74,9 @@ __all__ = [
     "DatabaseError",
     "DecryptionError",
     "EncryptionError",
+    "KeyCheck",
     "KeyRing",
+    "KeysRefusedError",
     "Message",
     "PatientReply",
     "RotationReport",
@@ -70,9 +84,12 @@ __all__ = [
     "UTCDateTime",
     "User",
     "WebhookDelivery",
+    "backup_sqlite",
     "check_database",
+    "check_keys",
     "current_revision",
     "default_database_url",
+    "dev_key_path",
     "downgrade",
     "engine_keyring",
     "generate_key_line",
@@ -83,7 +100,9 @@ __all__ = [
     "make_session_factory",
     "normalise_url",
     "release_old_pages",
+    "restore_sqlite",
     "rotate_keys",
+    "sqlite_path",
     "upgrade",
     "utcnow",
 ]

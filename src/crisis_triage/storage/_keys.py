@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 KEYS_ENV = "CRISIS_TRIAGE_ENCRYPTION_KEYS"
 KEY_FILE_ENV = "CRISIS_TRIAGE_ENCRYPTION_KEY_FILE"
 ENVIRONMENT_ENV = "CRISIS_TRIAGE_ENVIRONMENT"
+ENVIRONMENT_SHORT_ENV = "CRISIS_TRIAGE_ENV"  # the same setting (pydantic settings accept both)
 DEV_KEY_SUFFIX = ".dev-keys"
 
 
@@ -56,7 +57,8 @@ def _warn_if_readable_by_others(path: Path) -> None:
 def keyring_from_environment(database_url: str) -> KeyRing:
     """``load_keyring`` with the ``CRISIS_TRIAGE_*`` variables (for engines made without one)."""
     key_file = os.environ.get(KEY_FILE_ENV)
-    environment = os.environ.get(ENVIRONMENT_ENV, "development").strip().lower()
+    given = os.environ.get(ENVIRONMENT_ENV) or os.environ.get(ENVIRONMENT_SHORT_ENV)
+    environment = (given or "development").strip().lower()
     return load_keyring(
         database_url,
         keys=os.environ.get(KEYS_ENV),

@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 
-from crisis_triage.service import ServiceState, SessionDep, Settings, StateDep
+from crisis_triage.service import ServiceState, SessionDep, Settings, StateDep, record_caller
 from crisis_triage.storage import User
 from crisis_triage.triage import Actor, AuditActor, Role, use_session
 
@@ -146,6 +146,7 @@ def _page_user(role: Role, *, extend: bool = True) -> object:
         user = _lookup(request, state, session, extend=extend)
         if user is None:
             raise LoginRequiredError(_next_path(request))
+        record_caller(request.scope, user_id=user.id)
         if not user.can(role):
             raise PageForbiddenError(f"This page needs the {role.value} role.", user)
         return user
