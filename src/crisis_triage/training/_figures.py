@@ -17,7 +17,15 @@ import numpy as np
 
 from crisis_triage.detector import StackedDetector
 from crisis_triage.detector._metrics import cv_metrics
-from crisis_triage.training._recipe import TrainingSet, assemble, load_dev, load_examples
+from crisis_triage.training._data import _file_sha256
+from crisis_triage.training._recipe import (
+    CORE_FILE,
+    DEV_FILE,
+    TrainingSet,
+    assemble,
+    load_dev,
+    load_examples,
+)
 
 Embed = Callable[[str, Sequence[str]], np.ndarray]
 N_BOOT = 1000
@@ -139,3 +147,37 @@ def held_out_figures(data_dir: Path, embed: Embed) -> dict[str, Any]:
             "full": _metrics(y_ex, p_ex, model.threshold_),
         }
     return out
+
+
+def record_provenance(model: StackedDetector, data: TrainingSet, data_dir: Path) -> None:
+    """What the model was trained and tuned on, for in-sample warnings (evaluation).
+
+    The target rows' texts are listed by their short fingerprints; the background file is
+    named with its SHA-256 (in ``data``), as are the dev files the lexicon and the model were
+    tuned on (``tuning_files``).
+    """
+    from crisis_triage.text import COMPACT_HASH_CHARACTERS, text_hash
+
+    target = [t for t, keep in zip(data.texts, data.target, strict=True) if keep]
+    model.card_["training_text_hashes"] = sorted(
+        {text_hash(t)[:COMPACT_HASH_CHARACTERS] for t in target}
+    )
+    from crisis_triage.detector._encoders import encoder_status
+
+    model.card_["encoders"] = {
+        "fast": model.fast_encoder,
+        "full": model.full_encoder,
+        "at_training": encoder_status(),
+        "note": "without the full encoder's package the model scores with the fast tier only "
+        "and says so in every explanation and in /healthz",
+    }
+    model.card_["tuning_files"] = [
+        {"file": name, "sha256": _file_sha256(data_dir / name), "use": use}
+        for name, use in (
+            (
+                DEV_FILE,
+                "target rows, calibration and threshold; the wave-1 lexicon was read from it",
+            ),
+            (CORE_FILE, "held inside the stress file; the wave-1 lexicon was read from it"),
+        )
+    ]
