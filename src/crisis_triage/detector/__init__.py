@@ -9,6 +9,13 @@ from crisis_triage.detector._adapted import (
 )
 from crisis_triage.detector._detector import TwoStageDetector, make_detector
 from crisis_triage.detector._explanation import Explanation, Scorer
+from crisis_triage.detector._language import (
+    DEFAULT_LANGUAGES,
+    LanguageCheck,
+    check_language,
+    model_languages,
+    unsupported_language_reason,
+)
 from crisis_triage.detector._persist import (
     ALLOWED_TYPES,
     BUNDLED_MODEL_PATH,
@@ -19,16 +26,24 @@ from crisis_triage.detector._persist import (
     save_model,
 )
 from crisis_triage.detector._presets import PRESETS
-from crisis_triage.detector._scoring import MAX_CHARS, ScoredMessage, score_messages
+from crisis_triage.detector._scoring import (
+    MAX_CHARS,
+    UNSUPPORTED_LANGUAGE,
+    ScoredMessage,
+    score_messages,
+)
 
 __all__ = [
     "ALLOWED_TYPES",
     "BUNDLED_MODEL_PATH",
+    "DEFAULT_LANGUAGES",
     "MAX_CHARS",
     "PRESETS",
+    "UNSUPPORTED_LANGUAGE",
     "AdaptationError",
     "BaseFeatures",
     "Explanation",
+    "LanguageCheck",
     "ModelLoadError",
     "ScoredMessage",
     "Scorer",
@@ -36,10 +51,13 @@ __all__ = [
     "TwoStageDetector",
     "base_features",
     "card_path",
+    "check_language",
     "check_site_labels",
     "load_model",
     "make_detector",
+    "model_languages",
     "read_card",
     "save_model",
     "score_messages",
+    "unsupported_language_reason",
 ]

@@ -82,7 +82,9 @@ class MessageResult(BaseModel):
     id: int = Field(description="the stored message id")
     case_id: int
     duplicate: bool = Field(description="true: this idempotency key was seen before")
-    score_status: Literal["scored", "unscored"]
+    score_status: Literal["scored", "unscored", "unsupported"] = Field(
+        description="unsupported: in a language the model does not cover, queued for a person"
+    )
     score: float | None = Field(description="crisis probability; null when unscored")
     flagged: bool | None = Field(description="above the threshold; null when unscored")
     threshold: float | None
@@ -91,6 +93,13 @@ class MessageResult(BaseModel):
     priority: Priority
     model_version: str | None
     received_at: datetime
+    language: str | None = Field(
+        default=None, description="detected language (ISO 639-1); und: undetermined"
+    )
+    window_score: float | None = Field(
+        default=None,
+        description="probability of this message read with the patient's earlier messages",
+    )
 
 
 class MessageBatchResult(BaseModel):

@@ -70,14 +70,8 @@ from crisis_triage.triage._history import (
     patient_history,
     shown_text,
 )
-from crisis_triage.triage._ingest import (
-    SCORED,
-    UNSCORED,
-    IncomingMessage,
-    IngestResult,
-    ingest,
-    model_version,
-)
+from crisis_triage.triage._ingest import IncomingMessage, IngestResult, ingest
+from crisis_triage.triage._ingest_scoring import SCORED, UNSCORED, UNSUPPORTED, model_version
 from crisis_triage.triage._labels import CRISIS_LABEL, LABEL_COLUMNS, iter_labels
 from crisis_triage.triage._metrics import (
     DayReport,
@@ -170,6 +164,7 @@ __all__ = [
     "TRANSITIONS",
     "UNRESOLVED",
     "UNSCORED",
+    "UNSUPPORTED",
     "AccountError",
     "Action",
     "Actor",

@@ -35,6 +35,10 @@ class TriagePolicy:
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: float = 5.0
     webhook_backoff_max_seconds: float = 3600.0
+    # Patient-level risk: earlier messages sent this many hours before a new one (0: off), at
+    # most this many of them, are scored together with it.
+    patient_window_hours: float = 72.0
+    patient_window_messages: int = 10
 
 
 def raise_alert(

@@ -3,6 +3,11 @@
 Scoring happens before the write, outside any lock.  If the scorer is missing, raises, or returns
 something unusable, the messages are stored anyway as ``unscored`` (tier "review now"), an
 operator alert is raised, and the failure is logged by exception type only: never its text.
+A message in a language the model does not cover is stored as ``unsupported`` (tier "review
+now", no probability).  Each scored message is also scored with the patient's earlier messages
+(``_window``); its case is ordered on the larger of the two probabilities, and the read of the
+earlier messages' text is audited as a system read.  A failure there falls back to the
+message's own score.
 """
 
 from __future__ import annotations
@@ -10,27 +15,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crisis_triage.detector import Explanation, Scorer
+from crisis_triage.detector import Scorer
 from crisis_triage.storage import Case, Message, utcnow
 from crisis_triage.triage._alerts import AlertKind, TriagePolicy, queue_auto_reply, raise_alert
+from crisis_triage.triage._audit import MAX_DETAIL_LENGTH, AuditActor, record_audit
 from crisis_triage.triage._errors import IdempotencyConflictError
+from crisis_triage.triage._ingest_scoring import (
+    SCORED,
+    UNSCORED,
+    MessageScore,
+    model_version,
+    score_all,
+)
 from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._states import CaseStatus, Tier, tier_for
+from crisis_triage.triage._window import WindowPolicy, WindowScore, patient_windows
 
 log = logging.getLogger(__name__)
 
-SCORED = "scored"
-UNSCORED = "unscored"
 _RETRIES = 3
 
 
@@ -73,58 +84,8 @@ class IngestResult:
     model_version: str | None
     received_at: datetime
     duplicate: bool = False
-
-
-@dataclass(frozen=True)
-class _Score:
-    status: str
-    probability: float | None = None
-    flagged: bool | None = None
-    threshold: float | None = None
-    categories: tuple[str, ...] = ()
-    reasons: tuple[str, ...] = ()
-    error: str | None = None
-
-
-def model_version(scorer: Scorer) -> str:
-    card: dict[str, Any] = getattr(scorer, "card_", None) or {}
-    for key in ("version", "model_version", "model_sha256", "sha256", "name"):
-        if card.get(key):
-            return str(card[key])[:64]
-    return "unknown"
-
-
-def _score_all(scorer: Scorer | None, texts: list[str]) -> list[_Score]:
-    if scorer is None:
-        reason = "unscored: review now (no model is loaded)"
-        return [_Score(UNSCORED, reasons=(reason,), error="ModelNotLoaded") for _ in texts]
-    try:
-        explanations: list[Explanation] = list(scorer.explain(texts))
-        if len(explanations) != len(texts):
-            raise ValueError("the scorer returned the wrong number of explanations")
-    except Exception as exc:
-        error = type(exc).__name__
-        log.error("scoring failed for %d message(s): %s", len(texts), error)
-        reason = f"unscored: review now (scoring failed: {error})"
-        return [_Score(UNSCORED, reasons=(reason,), error=error) for _ in texts]
-    scores = []
-    for explanation in explanations:
-        probability = float(explanation.probability)
-        if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
-            reason = "unscored: review now (the model gave no valid probability)"
-            scores.append(_Score(UNSCORED, reasons=(reason,), error="InvalidProbability"))
-            continue
-        scores.append(
-            _Score(
-                SCORED,
-                probability=probability,
-                flagged=bool(explanation.flagged),
-                threshold=float(explanation.threshold),
-                categories=tuple(explanation.categories),
-                reasons=tuple(explanation.reasons()),
-            )
-        )
-    return scores
+    language: str | None = None
+    window_probability: float | None = None
 
 
 # Statements built once: building one per request (and hashing it into a cache key) costs more
@@ -145,6 +106,8 @@ _RESULT_COLUMNS = (
     _MESSAGES.c.reasons,
     _MESSAGES.c.model_version,
     _MESSAGES.c.received_at,
+    _MESSAGES.c.language,
+    _MESSAGES.c.window_probability,
     _CASES.c.id.label("case_id"),
     _CASES.c.tier,
 )
@@ -153,6 +116,11 @@ _FIND_ONE = _FIND.where(_MESSAGES.c.idempotency_key == bindparam("key"))
 _FIND_MANY = _FIND.where(_MESSAGES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 _INSERT_CASES = insert(_CASES).returning(_CASES.c.id, sort_by_parameter_order=True)
+_SET_CONTRIBUTORS = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(window_contributors=bindparam("contributors"))
+)
 
 
 def _result(row: Any, *, duplicate: bool) -> IngestResult:
@@ -169,6 +137,8 @@ def _result(row: Any, *, duplicate: bool) -> IngestResult:
         model_version=row.model_version,
         received_at=row.received_at,
         duplicate=duplicate,
+        language=row.language,
+        window_probability=row.window_probability,
     )
 
 
@@ -203,7 +173,7 @@ def ingest(
     IdempotencyConflictError and stores nothing.
     """
     hashes, first = _plan(items)
-    scores: dict[int, _Score] = {}
+    scores: dict[int, MessageScore] = {}
     with sensitive(*(item.text for item in items)):
         # The first attempt assumes the keys are new (nearly all are) and saves a round trip:
         # a key already stored fails the insert on its unique index, and the next attempt
@@ -233,14 +203,37 @@ class _Batch:
     items: Sequence[IncomingMessage]
     hashes: list[str]
     first: dict[str, int]
-    scores: dict[int, _Score]  # by item index, filled on the first attempt that scores
+    scores: dict[int, MessageScore]  # by item index, filled on the first attempt that scores
+    # Patient windows by item index, and the stored messages whose text they read (to audit):
+    # computed once, on the first attempt, like the scores.
+    windows: dict[int, WindowScore] = field(default_factory=dict)
+    window_reads: dict[str, list[int]] = field(default_factory=dict)  # by patient id
+    windowed: set[int] = field(default_factory=set)
 
-    def score(self, scorer: Scorer | None, indices: list[int]) -> list[_Score]:
+    def score(self, scorer: Scorer | None, indices: list[int]) -> list[MessageScore]:
         todo = [i for i in indices if i not in self.scores]
         if todo:
-            fresh = _score_all(scorer, [self.items[i].text for i in todo])
+            fresh = score_all(scorer, [self.items[i].text for i in todo])
             self.scores.update(zip(todo, fresh, strict=True))
         return [self.scores[i] for i in indices]
+
+    def window(
+        self, session: Session, scorer: Scorer | None, indices: list[int], policy: TriagePolicy
+    ) -> None:
+        """Score the patient windows of the scored messages at ``indices`` (once each)."""
+        todo = [i for i in indices if i not in self.windowed and self.scores[i].status == SCORED]
+        self.windowed.update(todo)
+        if scorer is None or not todo:
+            return
+        rule = WindowPolicy(policy.patient_window_hours, policy.patient_window_messages)
+        try:
+            windows, read = patient_windows(session, scorer, self.items, todo, rule)
+        except Exception as exc:  # the message's own score stands
+            log.error("patient window failed for %d message(s): %s", len(todo), type(exc).__name__)
+            return
+        self.windows.update(windows)
+        for patient_id, message_ids in read.items():
+            self.window_reads.setdefault(patient_id, []).extend(message_ids)
 
 
 def _existing(session: Session, batch: _Batch) -> dict[str, Any]:
@@ -275,10 +268,11 @@ def _ingest_once(
     existing = _existing(session, batch) if look_up else {}
     fresh = [i for i in first.values() if items[i].idempotency_key not in existing]
     scores = batch.score(scorer, fresh)
+    batch.window(session, scorer, fresh, policy)
     when = now or utcnow()
     version = model_version(scorer) if scorer is not None else None
     rows = [
-        _message_row(items[i], hashes[i], score, version, api_key_id, when)
+        _message_row(items[i], hashes[i], score, batch.windows.get(i), version, api_key_id, when)
         for i, score in zip(fresh, scores, strict=True)
     ]
     created: dict[str, _Stored] = {}
@@ -297,7 +291,9 @@ def _ingest_once(
                 tier=case_row["tier"],
                 **{name: row[name] for name in _STORED_FROM_MESSAGE},
             )
+        _store_batch_contributors(session, batch, fresh, rows, created, existing)
     _raise_alerts(session, policy, list(created.values()), rows, when)
+    _audit_window_reads(session, batch, when)
     session.commit()
     for stored in created.values():
         log.debug(
@@ -327,6 +323,8 @@ _STORED_FROM_MESSAGE = (
     "reasons",
     "model_version",
     "received_at",
+    "language",
+    "window_probability",
 )
 
 
@@ -346,16 +344,97 @@ class _Stored:
     reasons: list[str]
     model_version: str | None
     received_at: datetime
+    language: str | None
+    window_probability: float | None
+
+
+def _contributors(
+    window: WindowScore, ids: dict[int, tuple[int, int]]
+) -> list[dict[str, Any]] | None:
+    """The earlier messages that raised the window, as stored ids; None while one of them
+    (earlier in this batch) has no id yet."""
+    out = []
+    for ref, drop in window.contributors:
+        message_id, case_id = ref.message_id, ref.case_id
+        if ref.batch_index is not None:
+            if ref.batch_index not in ids:
+                return None
+            message_id, case_id = ids[ref.batch_index]
+        out.append({"message_id": message_id, "case_id": case_id, "drop": drop})
+    return out
+
+
+def _store_batch_contributors(
+    session: Session,
+    batch: _Batch,
+    fresh: list[int],
+    rows: list[dict[str, Any]],
+    created: dict[str, _Stored],
+    existing: dict[str, Any],
+) -> None:
+    """Contributors earlier in the same batch got their ids just now: write them."""
+    pending = [
+        (i, row)
+        for i, row in zip(fresh, rows, strict=True)
+        if row["window_probability"] is not None and row["window_contributors"] is None
+    ]
+    if not pending:
+        return
+    ids = {i: (created[k].id, created[k].case_id) for k, i in batch.first.items() if k in created}
+    ids |= {
+        i: (existing[k].id, existing[k].case_id) for k, i in batch.first.items() if k in existing
+    }
+    updates = [
+        {"message_id": created[row["idempotency_key"]].id, "contributors": contributors}
+        for i, row in pending
+        if (contributors := _contributors(batch.windows[i], ids)) is not None
+    ]
+    if updates:
+        session.execute(_SET_CONTRIBUTORS, updates)
+
+
+def _audit_window_reads(session: Session, batch: _Batch, now: datetime) -> None:
+    """One system read per patient whose earlier messages a window read (ids, never text)."""
+    for patient_id, message_ids in batch.window_reads.items():
+        details: dict[str, str | int] = {"purpose": "patient_window", "count": len(message_ids)}
+        chunk: list[str] = []
+        part = 1
+        for message_id in [*message_ids, None]:
+            if (
+                message_id is not None
+                and len(",".join([*chunk, str(message_id)])) <= MAX_DETAIL_LENGTH
+            ):
+                chunk.append(str(message_id))
+                continue
+            details["message_ids" if part == 1 else f"message_ids_{part}"] = ",".join(chunk)
+            chunk, part = ([str(message_id)] if message_id is not None else []), part + 1
+        record_audit(
+            session,
+            "message.read",
+            actor=AuditActor.system(),
+            patient_id=patient_id,
+            details=details,
+            at=now,
+        )
 
 
 def _message_row(
     item: IncomingMessage,
     request_sha256: str,
-    score: _Score,
+    score: MessageScore,
+    window: WindowScore | None,
     version: str | None,
     api_key_id: int | None,
     now: datetime,
 ) -> dict[str, Any]:
+    flagged, reasons = score.flagged, list(score.reasons)
+    window_probability, contributors = None, None
+    if window is not None:
+        window_probability = window.probability
+        contributors = _contributors(window, {})
+        if window.probability > (score.probability or 0.0):
+            reasons.append(window.reason())
+        flagged = flagged or window.flagged
     return {
         "idempotency_key": item.idempotency_key,
         "request_sha256": request_sha256,
@@ -371,13 +450,22 @@ def _message_row(
         "api_key_id": api_key_id,
         "score_status": score.status,
         "probability": score.probability,
-        "flagged": score.flagged,
+        "flagged": flagged,
         "threshold": score.threshold,
         "categories": list(score.categories),
-        "reasons": list(score.reasons),
+        "reasons": reasons,
         "model_version": version if score.status == SCORED else None,
         "score_error": score.error,
+        "language": score.language,
+        "window_probability": window_probability,
+        "window_contributors": contributors,
     }
+
+
+def _priority(message: dict[str, Any]) -> float:
+    """The larger of the message's own and its patient window's probability."""
+    own, window = message["probability"] or 0.0, message["window_probability"]
+    return max(own, window) if window is not None else own
 
 
 def _case_row(message: dict[str, Any], message_id: int, now: datetime) -> dict[str, Any]:
@@ -386,7 +474,7 @@ def _case_row(message: dict[str, Any], message_id: int, now: datetime) -> dict[s
         "message_id": message_id,
         "status": CaseStatus.OPEN.value,
         "tier": int(tier),
-        "risk": message["probability"] if tier is Tier.CRISIS else 0.0,
+        "risk": _priority(message) if tier is Tier.CRISIS else 0.0,
         "sent_at": message["sent_at"],
         "created_at": now,
         "version": 1,
@@ -428,7 +516,7 @@ def _crisis_alert(
         policy,
         AlertKind.CRISIS,
         f"possible crisis ({'/'.join(message.categories) or 'uncategorised'}), "
-        f"risk {message.probability or 0:.2f}",
+        f"risk {_priority(row):.2f}",
         now=now,
         case_id=message.case_id,
         message_id=message.id,
@@ -436,6 +524,7 @@ def _crisis_alert(
             "patient_id": row["patient_id"],
             "channel": row["channel"],
             "probability": message.probability,
+            "window_probability": message.window_probability,
             "categories": list(message.categories),
             "sent_at": row["sent_at"].isoformat(),
         },
