@@ -83,6 +83,9 @@ def _case_out(case: Case, message: Message | None = None, events: bool = False) 
             reasons=list(message.reasons),
             model_version=message.model_version,
             demographics=message.demographics,
+            language=message.language,
+            window_score=message.window_probability,
+            window_contributors=list(message.window_contributors or []),
         )
     return out
 

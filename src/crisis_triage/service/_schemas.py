@@ -171,6 +171,14 @@ class MessageOut(BaseModel):
     reasons: list[str]
     model_version: str | None
     demographics: dict[str, Any] | None
+    language: str | None = None
+    window_score: float | None = Field(
+        default=None, description="probability read with the patient's earlier messages"
+    )
+    window_contributors: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="earlier messages that raised it: message_id, case_id, drop",
+    )
 
 
 class CaseOut(BaseModel):
