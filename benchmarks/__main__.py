@@ -15,6 +15,7 @@ BENCHMARKS = (
     "report_speed",
     "service_load",
     "encryption_speed",
+    "ingest_window",
     "soak",
 )
 

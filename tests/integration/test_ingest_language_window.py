@@ -26,14 +26,10 @@ SAVING = "I have been saving up my pills for a while now"
 TONIGHT = "tonight is the night, I am ready"
 
 
-class WindowScorer(FakeScorer):
-    """Risk that only shows when two messages are read together; counts its window calls."""
+class ExplainOnlyScorer(FakeScorer):
+    """Risk that only shows when two messages are read together (no fast tier)."""
 
     card_: dict[str, Any] = {"model_id": "window-fake@0123456789ab"}  # noqa: RUF012
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fast_calls = 0
 
     def _one(self, text: str) -> Explanation:
         lowered = text.lower()
@@ -42,6 +38,14 @@ class WindowScorer(FakeScorer):
         if "saving up my pills" in lowered:
             return Explanation(0.3, False, self.threshold_, (), (), ())
         return super()._one(text)
+
+
+class WindowScorer(ExplainOnlyScorer):
+    """The same, with a synchronous tier whose calls it counts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fast_calls = 0
 
     def explain_fast(self, texts: Sequence[str]) -> list[Explanation]:
         self.fast_calls += 1
@@ -177,6 +181,18 @@ def test_earlier_messages_raise_a_new_ones_priority_and_are_named(
     assert last_read.details is not None
     assert last_read.details["message_ids"] == f"{first['id']}"
     assert SAVING not in str(last_read.details)
+
+
+def test_a_scorer_without_a_fast_tier_scores_windows_with_explain(
+    database_url: str, platform: dict[str, str]
+) -> None:
+    scorer = ExplainOnlyScorer()
+    with _client(database_url, scorer) as client:
+        _post(client, platform, text=SAVING, sent_at=_sent(10))
+        calls = scorer.calls
+        last = _post(client, platform, text=TONIGHT)
+    assert last["priority"] == "crisis" and last["window_score"] == pytest.approx(0.9)
+    assert scorer.calls > calls + 1  # the message itself, then its window
 
 
 def test_a_message_that_adds_nothing_to_an_earlier_crisis_is_not_raised(

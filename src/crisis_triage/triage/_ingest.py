@@ -26,19 +26,19 @@ from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Scorer
 from crisis_triage.storage import Case, Message, utcnow
-from crisis_triage.triage._alerts import AlertKind, TriagePolicy, queue_auto_reply, raise_alert
-from crisis_triage.triage._audit import MAX_DETAIL_LENGTH, AuditActor, record_audit
+from crisis_triage.triage._alerts import TriagePolicy
 from crisis_triage.triage._errors import IdempotencyConflictError
-from crisis_triage.triage._ingest_scoring import (
-    SCORED,
-    UNSCORED,
-    MessageScore,
-    model_version,
-    score_all,
-)
+from crisis_triage.triage._ingest_alerts import StoredMessage, priority, raise_ingest_alerts
+from crisis_triage.triage._ingest_scoring import SCORED, MessageScore, model_version, score_all
 from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._states import CaseStatus, Tier, tier_for
-from crisis_triage.triage._window import WindowPolicy, WindowScore, patient_windows
+from crisis_triage.triage._window import (
+    WindowPolicy,
+    WindowScore,
+    audit_window_reads,
+    contributor_rows,
+    patient_windows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,8 @@ class _Batch:
             return
         rule = WindowPolicy(policy.patient_window_hours, policy.patient_window_messages)
         try:
-            windows, read = patient_windows(session, scorer, self.items, todo, rule)
+            own = {i: self.scores[i].probability or 0.0 for i in todo}
+            windows, read = patient_windows(session, scorer, self.items, own, rule)
         except Exception as exc:  # the message's own score stands
             log.error("patient window failed for %d message(s): %s", len(todo), type(exc).__name__)
             return
@@ -275,7 +276,7 @@ def _ingest_once(
         _message_row(items[i], hashes[i], score, batch.windows.get(i), version, api_key_id, when)
         for i, score in zip(fresh, scores, strict=True)
     ]
-    created: dict[str, _Stored] = {}
+    created: dict[str, StoredMessage] = {}
     if rows:
         # Two statements for any number of messages: the messages, then their cases.
         message_ids: list[int] = list(session.scalars(_INSERT_MESSAGES, rows))
@@ -285,15 +286,15 @@ def _ingest_once(
         ]
         case_ids: list[int] = list(session.scalars(_INSERT_CASES, case_rows))
         for row, case_row, case_id in zip(rows, case_rows, case_ids, strict=True):
-            created[row["idempotency_key"]] = _Stored(
+            created[row["idempotency_key"]] = StoredMessage(
                 id=case_row["message_id"],
                 case_id=case_id,
                 tier=case_row["tier"],
                 **{name: row[name] for name in _STORED_FROM_MESSAGE},
             )
-        _store_batch_contributors(session, batch, fresh, rows, created, existing)
-    _raise_alerts(session, policy, list(created.values()), rows, when)
-    _audit_window_reads(session, batch, when)
+        _store_batchcontributor_rows(session, batch, fresh, rows, created, existing)
+    raise_ingest_alerts(session, policy, list(created.values()), rows, when)
+    audit_window_reads(session, batch.window_reads, when)
     session.commit()
     for stored in created.values():
         log.debug(
@@ -328,48 +329,12 @@ _STORED_FROM_MESSAGE = (
 )
 
 
-@dataclass(frozen=True)
-class _Stored:
-    """A message just written, in the shape of a result row."""
-
-    id: int
-    case_id: int
-    tier: int
-    idempotency_key: str
-    score_status: str
-    probability: float | None
-    flagged: bool | None
-    threshold: float | None
-    categories: list[str]
-    reasons: list[str]
-    model_version: str | None
-    received_at: datetime
-    language: str | None
-    window_probability: float | None
-
-
-def _contributors(
-    window: WindowScore, ids: dict[int, tuple[int, int]]
-) -> list[dict[str, Any]] | None:
-    """The earlier messages that raised the window, as stored ids; None while one of them
-    (earlier in this batch) has no id yet."""
-    out = []
-    for ref, drop in window.contributors:
-        message_id, case_id = ref.message_id, ref.case_id
-        if ref.batch_index is not None:
-            if ref.batch_index not in ids:
-                return None
-            message_id, case_id = ids[ref.batch_index]
-        out.append({"message_id": message_id, "case_id": case_id, "drop": drop})
-    return out
-
-
-def _store_batch_contributors(
+def _store_batchcontributor_rows(
     session: Session,
     batch: _Batch,
     fresh: list[int],
     rows: list[dict[str, Any]],
-    created: dict[str, _Stored],
+    created: dict[str, StoredMessage],
     existing: dict[str, Any],
 ) -> None:
     """Contributors earlier in the same batch got their ids just now: write them."""
@@ -387,35 +352,10 @@ def _store_batch_contributors(
     updates = [
         {"message_id": created[row["idempotency_key"]].id, "contributors": contributors}
         for i, row in pending
-        if (contributors := _contributors(batch.windows[i], ids)) is not None
+        if (contributors := contributor_rows(batch.windows[i], ids)) is not None
     ]
     if updates:
         session.execute(_SET_CONTRIBUTORS, updates)
-
-
-def _audit_window_reads(session: Session, batch: _Batch, now: datetime) -> None:
-    """One system read per patient whose earlier messages a window read (ids, never text)."""
-    for patient_id, message_ids in batch.window_reads.items():
-        details: dict[str, str | int] = {"purpose": "patient_window", "count": len(message_ids)}
-        chunk: list[str] = []
-        part = 1
-        for message_id in [*message_ids, None]:
-            if (
-                message_id is not None
-                and len(",".join([*chunk, str(message_id)])) <= MAX_DETAIL_LENGTH
-            ):
-                chunk.append(str(message_id))
-                continue
-            details["message_ids" if part == 1 else f"message_ids_{part}"] = ",".join(chunk)
-            chunk, part = ([str(message_id)] if message_id is not None else []), part + 1
-        record_audit(
-            session,
-            "message.read",
-            actor=AuditActor.system(),
-            patient_id=patient_id,
-            details=details,
-            at=now,
-        )
 
 
 def _message_row(
@@ -431,7 +371,7 @@ def _message_row(
     window_probability, contributors = None, None
     if window is not None:
         window_probability = window.probability
-        contributors = _contributors(window, {})
+        contributors = contributor_rows(window, {})
         if window.probability > (score.probability or 0.0):
             reasons.append(window.reason())
         flagged = flagged or window.flagged
@@ -462,78 +402,14 @@ def _message_row(
     }
 
 
-def _priority(message: dict[str, Any]) -> float:
-    """The larger of the message's own and its patient window's probability."""
-    own, window = message["probability"] or 0.0, message["window_probability"]
-    return max(own, window) if window is not None else own
-
-
 def _case_row(message: dict[str, Any], message_id: int, now: datetime) -> dict[str, Any]:
     tier = tier_for(scored=message["score_status"] == SCORED, flagged=message["flagged"])
     return {
         "message_id": message_id,
         "status": CaseStatus.OPEN.value,
         "tier": int(tier),
-        "risk": _priority(message) if tier is Tier.CRISIS else 0.0,
+        "risk": priority(message) if tier is Tier.CRISIS else 0.0,
         "sent_at": message["sent_at"],
         "created_at": now,
         "version": 1,
     }
-
-
-def _raise_alerts(
-    session: Session,
-    policy: TriagePolicy,
-    stored: list[_Stored],
-    rows: list[dict[str, Any]],
-    now: datetime,
-) -> None:
-    """A crisis alert (and auto-reply) per flagged message; one operator alert for the
-    messages that could not be scored."""
-    unscored = [(s, r) for s, r in zip(stored, rows, strict=True) if s.score_status == UNSCORED]
-    for message, row in zip(stored, rows, strict=True):
-        if message.score_status == SCORED and message.flagged:
-            _crisis_alert(session, policy, message, row, now)
-    if unscored:
-        ids = [s.id for s, _row in unscored]
-        reason = unscored[0][1]["score_error"]
-        raise_alert(
-            session,
-            policy,
-            AlertKind.OPERATOR,
-            f"{len(ids)} message(s) queued unscored: {reason}",
-            now=now,
-            message_id=ids[0],
-            payload={"reason": reason, "message_ids": ids[:100], "count": len(ids)},
-        )
-
-
-def _crisis_alert(
-    session: Session, policy: TriagePolicy, message: _Stored, row: dict[str, Any], now: datetime
-) -> None:
-    raise_alert(
-        session,
-        policy,
-        AlertKind.CRISIS,
-        f"possible crisis ({'/'.join(message.categories) or 'uncategorised'}), "
-        f"risk {_priority(row):.2f}",
-        now=now,
-        case_id=message.case_id,
-        message_id=message.id,
-        payload={
-            "patient_id": row["patient_id"],
-            "channel": row["channel"],
-            "probability": message.probability,
-            "window_probability": message.window_probability,
-            "categories": list(message.categories),
-            "sent_at": row["sent_at"].isoformat(),
-        },
-    )
-    queue_auto_reply(
-        session,
-        policy,
-        message_id=message.id,
-        patient_id=row["patient_id"],
-        channel=row["channel"],
-        now=now,
-    )

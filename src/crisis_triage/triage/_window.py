@@ -22,7 +22,7 @@ own score when this raises.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Explanation, Scorer
 from crisis_triage.storage import UNREADABLE_TEXT, Case, Message
+from crisis_triage.triage._audit import MAX_DETAIL_LENGTH, AuditActor, record_audit
 
 SCORED = "scored"
 MIN_CONTRIBUTION = 0.01
@@ -150,16 +151,46 @@ def _probability(explanation: Explanation) -> float:
     return probability
 
 
+def _parts(
+    items: Sequence[WindowItem],
+    index: int,
+    earlier: list[tuple[EarlierRef, str]],
+    left_out: int | None,
+) -> list[str]:
+    parts = [text for _ref, text in earlier] + [items[index].text]
+    return parts if left_out is None else parts[:left_out] + parts[left_out + 1 :]
+
+
+def _joined(
+    items: Sequence[WindowItem], index: int, earlier: list[tuple[EarlierRef, str]]
+) -> tuple[str, str]:
+    """The window, and the window without the new message."""
+    parts = _parts(items, index, earlier, None)
+    return SEPARATOR.join(parts), SEPARATOR.join(parts[:-1])
+
+
+def _scored(
+    explain: Callable[[Sequence[str]], list[Explanation]], pairs: list[tuple[str, str]]
+) -> list[tuple[Explanation, Explanation]]:
+    texts = [text for pair in pairs for text in pair]
+    explained = explain(texts) if texts else []
+    if len(explained) != len(texts):
+        raise ValueError("the scorer returned the wrong number of window explanations")
+    return list(zip(explained[0::2], explained[1::2], strict=True))
+
+
 def patient_windows(
     session: Session,
     scorer: Scorer,
     items: Sequence[WindowItem],
-    indices: Sequence[int],
+    own: Mapping[int, float],
     policy: WindowPolicy,
 ) -> tuple[dict[int, WindowScore], dict[str, list[int]]]:
-    """Window scores for the items at ``indices`` (those with earlier messages, where the new
-    message adds to the window's risk), and the ids of the stored messages whose text was
-    read, by patient (to audit)."""
+    """Window scores for the items whose own probabilities are ``own`` (by index), where the
+    new message adds to the window's risk, and the ids of the stored messages whose text was
+    read, by patient (to audit).  Contributors are measured only for a window that raises the
+    priority (above the message's own probability): the common case costs two texts."""
+    indices = list(own)
     if not policy.enabled or not indices:
         return {}, {}
     windows: dict[int, list[tuple[EarlierRef, str]]] = {}
@@ -171,30 +202,35 @@ def patient_windows(
                 read.setdefault(items[index].patient_id, {})[ref.message_id] = None
         if earlier:
             windows[index] = earlier
-    texts: list[str] = []
-    for index, earlier in windows.items():
-        parts = [text for _ref, text in earlier] + [items[index].text]
-        texts.append(SEPARATOR.join(parts))
-        for left_out in range(len(parts)):
-            texts.append(SEPARATOR.join(parts[:left_out] + parts[left_out + 1 :]))
-    explanations = _explainer(scorer)(texts) if texts else []
-    if len(explanations) != len(texts):
-        raise ValueError("the scorer returned the wrong number of window explanations")
-    scores: dict[int, WindowScore] = {}
-    position = 0
-    for index, earlier in windows.items():
-        whole = explanations[position]
+    explain = _explainer(scorer)
+    # First the window and the window without the new message, for every item: most windows
+    # stop here (the new message adds nothing, or the window is below its own score).
+    first = _scored(explain, [_joined(items, i, earlier) for i, earlier in windows.items()])
+    counted: dict[int, tuple[Explanation, float]] = {}
+    for index, (whole, without_new) in zip(windows, first, strict=True):
         probability = _probability(whole)
-        size = len(earlier) + 1
-        without = [_probability(e) for e in explanations[position + 1 : position + 1 + size]]
-        position += 1 + size
-        if probability - without[-1] <= MIN_CONTRIBUTION:
-            continue  # the new message adds nothing: the earlier ones have their own cases
-        drops = [
-            (ref, round(probability - p, 4))
-            for (ref, _text), p in zip(earlier, without, strict=False)
-            if probability - p > MIN_CONTRIBUTION
-        ]
+        if probability - _probability(without_new) > MIN_CONTRIBUTION:
+            counted[index] = (whole, probability)
+    # Then, where the window raises the priority, which earlier messages did it.
+    raising = [i for i, (_w, p) in counted.items() if p > own.get(i, 0.0)]
+    loo = [
+        SEPARATOR.join(_parts(items, i, windows[i], left_out))
+        for i in raising
+        for left_out in range(len(windows[i]))
+    ]
+    loo_explained = explain(loo) if loo else []
+    if len(loo_explained) != len(loo):
+        raise ValueError("the scorer returned the wrong number of window explanations")
+    without_each = iter([_probability(e) for e in loo_explained])
+    scores: dict[int, WindowScore] = {}
+    for index, (whole, probability) in counted.items():
+        earlier = windows[index]
+        drops: list[tuple[EarlierRef, float]] = []
+        if index in raising:
+            for ref, _text in earlier:
+                drop = probability - next(without_each)
+                if drop > MIN_CONTRIBUTION:
+                    drops.append((ref, round(drop, 4)))
         drops.sort(key=lambda pair: -pair[1])
         threshold = float(whole.threshold)
         scores[index] = WindowScore(
@@ -205,3 +241,44 @@ def patient_windows(
             contributors=tuple(drops),
         )
     return scores, {patient: list(ids) for patient, ids in read.items()}
+
+
+def contributor_rows(
+    window: WindowScore, ids: dict[int, tuple[int, int]]
+) -> list[dict[str, Any]] | None:
+    """The earlier messages that raised the window, as stored ids; None while one of them
+    (earlier in this batch) has no id yet."""
+    out = []
+    for ref, drop in window.contributors:
+        message_id, case_id = ref.message_id, ref.case_id
+        if ref.batch_index is not None:
+            if ref.batch_index not in ids:
+                return None
+            message_id, case_id = ids[ref.batch_index]
+        out.append({"message_id": message_id, "case_id": case_id, "drop": drop})
+    return out
+
+
+def audit_window_reads(session: Session, reads: dict[str, list[int]], now: datetime) -> None:
+    """One system read per patient whose earlier messages a window read (ids, never text)."""
+    for patient_id, message_ids in reads.items():
+        details: dict[str, str | int] = {"purpose": "patient_window", "count": len(message_ids)}
+        chunk: list[str] = []
+        part = 1
+        for message_id in [*message_ids, None]:
+            if (
+                message_id is not None
+                and len(",".join([*chunk, str(message_id)])) <= MAX_DETAIL_LENGTH
+            ):
+                chunk.append(str(message_id))
+                continue
+            details["message_ids" if part == 1 else f"message_ids_{part}"] = ",".join(chunk)
+            chunk, part = ([str(message_id)] if message_id is not None else []), part + 1
+        record_audit(
+            session,
+            "message.read",
+            actor=AuditActor.system(),
+            patient_id=patient_id,
+            details=details,
+            at=now,
+        )
