@@ -18,6 +18,7 @@ BENCHMARKS = (
     "bench_encoders",
     "detector_speed",
     "semantic_tier",
+    "ingest_window",
     "soak",
 )
 

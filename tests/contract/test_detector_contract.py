@@ -118,6 +118,18 @@ def test_save_load_round_trip(tmp_path: Path, fitted: TwoStageDetector) -> None:
         assert key in card
 
 
+def test_a_loaded_model_names_its_file_and_a_resave_gets_its_own_name(
+    tmp_path: Path, fitted: TwoStageDetector
+) -> None:
+    path = save_model(fitted, tmp_path / "site-model.skops")
+    digest = json.loads(card_path(path).read_text())["file_sha256"]
+    loaded = load_model(path)
+    assert loaded.card_["model_id"] == f"site-model@{digest[:12]}"
+    again = save_model(loaded, tmp_path / "copy.skops")
+    assert "model_id" not in json.loads(card_path(again).read_text())
+    assert load_model(again).card_["model_id"].startswith("copy@")
+
+
 class Gadget:
     """A type no detector file should contain."""
 

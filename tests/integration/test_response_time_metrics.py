@@ -129,6 +129,7 @@ def test_export_labels_writes_dispositions_as_training_rows(
         f"triage:{ids['rest-a']}": 1,
     }
     assert set(frame["label_origin"]) == {"clinician_disposition"}
+    assert set(frame["model_version"]) == {"fake-1"}  # the scorer's card names the model
     assert "hello" in set(frame["text"])
     audited = session.scalar(select(AuditEntry).where(AuditEntry.action == "labels.export"))
     assert audited is not None and audited.actor_kind == "cli"

@@ -65,7 +65,7 @@ def test_score_keeps_columns_and_adds_scores(tmp_path: Path, model_path: Path, s
     else:
         scored = pd.read_csv(target)
     assert list(scored.columns) == ["id", "text", "site", "probability", "flagged", "categories",
-                                    "reasons"]  # fmt: skip
+                                    "reasons", "language"]  # fmt: skip
     assert scored["id"].tolist() == ["m1", "m2", "m3", "m4"]
     assert [bool(f) for f in scored["flagged"]][:2] == [True, False]
     assert scored["probability"].between(0, 1).all()
@@ -114,6 +114,23 @@ def test_overlong_message_is_flagged_unscored_and_exit_code_says_so(
     scored = pd.read_csv(target)
     assert len(scored) == 4 and pd.isna(scored["probability"][1])
     assert bool(scored["flagged"][1]) and "flagged for human review" in scored["reasons"][1]
+
+
+def test_a_message_in_an_uncovered_language_is_flagged_unscored_with_its_language(
+    tmp_path: Path, model_path: Path
+) -> None:
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame = _messages()
+    frame.loc[2, "text"] = "Je vais prendre toutes mes pilules ce soir, je veux en finir"
+    frame.to_csv(source, index=False)
+    code, output = _run("score", str(source), "-o", str(target), "--model", str(model_path))
+    assert code == 3 and "language the model does not cover" in output
+    scored = pd.read_csv(target, keep_default_na=False)
+    assert scored["language"][2] == "fr" and scored["probability"][2] == ""
+    assert scored["flagged"][2] is True or str(scored["flagged"][2]) == "True"
+    assert scored["reasons"][2] == "language not supported (detected: fr): review by a person"
+    others = [i for i in range(len(scored)) if i != 2]
+    assert all(scored["probability"][i] != "" for i in others)
 
 
 @pytest.mark.parametrize(

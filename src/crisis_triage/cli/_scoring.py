@@ -27,7 +27,7 @@ from crisis_triage.detector import MAX_CHARS, ModelLoadError, Scorer, load_model
 from crisis_triage.io import TableError, TableWriter, iter_table_chunks, table_format
 from crisis_triage.lexicon import LexiconError
 
-OUTPUT_COLUMNS = ("probability", "flagged", "categories", "reasons")
+OUTPUT_COLUMNS = ("probability", "flagged", "categories", "reasons", "language")
 EXIT_BAD_INPUT = 2
 EXIT_UNSCORED = 3
 
@@ -72,10 +72,11 @@ def score(
     ] = MAX_CHARS,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Score every message in a file (adds probability, flagged, categories, reasons).
+    """Score every message in a file (adds probability, flagged, categories, reasons, language).
 
     Every input column is kept.  Missing texts are scored as empty messages, with a note;
-    messages over --max-chars are not scored but flagged for review (exit code 3).
+    messages over --max-chars, and messages in a language the model does not cover, are not
+    scored but flagged for review (exit code 3).
     """
     with user_errors():
         table_format(output)
@@ -100,6 +101,13 @@ def score(
             "not scored; they are flagged for human review in the output",
             markup=False,
         )
+    if counts["unsupported_language"]:
+        console.print(
+            f"warning: {counts['unsupported_language']:,} messages in a language the model does "
+            "not cover were not scored; they are flagged for human review in the output",
+            markup=False,
+        )
+    if counts["too_long"] or counts["unsupported_language"]:
         raise typer.Exit(EXIT_UNSCORED)
 
 
@@ -143,6 +151,7 @@ def _score_file(
                 out["flagged"] = [r.flagged for r in rows]
                 out["categories"] = [r.category_text for r in rows]
                 out["reasons"] = [r.reason_text for r in rows]
+                out["language"] = [r.language for r in rows]
                 writer.write(out)
                 counts["rows"] += len(rows)
                 counts["flagged"] += sum(r.flagged for r in rows)
@@ -186,6 +195,7 @@ def explain(
                     "flagged": result.flagged,
                     "categories": list(result.categories),
                     "reasons": list(result.reasons),
+                    "language": result.language,
                 }
             )
         )
@@ -199,6 +209,7 @@ def explain(
         console.print(f"threshold    {threshold:.4g}", markup=False)
         console.print(f"decision     {verdict}", markup=False)
         console.print(f"categories   {result.category_text or '-'}", markup=False)
+        console.print(f"language     {result.language}", markup=False)
         console.print("reasons", markup=False)
         for reason in result.reasons:
             console.print(f"  - {reason}", markup=False)

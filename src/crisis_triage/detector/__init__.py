@@ -22,6 +22,13 @@ from crisis_triage.detector._encoders import (
     get_encoder,
 )
 from crisis_triage.detector._explanation import Explanation, Scorer
+from crisis_triage.detector._language import (
+    DEFAULT_LANGUAGES,
+    LanguageCheck,
+    check_language,
+    model_languages,
+    unsupported_language_reason,
+)
 from crisis_triage.detector._persist import (
     ALLOWED_TYPES,
     BUNDLED_MODEL_PATH,
@@ -32,21 +39,29 @@ from crisis_triage.detector._persist import (
     save_model,
 )
 from crisis_triage.detector._presets import PRESETS
-from crisis_triage.detector._scoring import MAX_CHARS, ScoredMessage, score_messages
+from crisis_triage.detector._scoring import (
+    MAX_CHARS,
+    UNSUPPORTED_LANGUAGE,
+    ScoredMessage,
+    score_messages,
+)
 from crisis_triage.detector._stacked import StackedDetector
 
 __all__ = [
     "ALLOWED_TYPES",
     "BUNDLED_MODEL_PATH",
+    "DEFAULT_LANGUAGES",
     "FULL_ENCODER",
     "MAX_CHARS",
     "PRESETS",
     "STATIC_ENCODER",
+    "UNSUPPORTED_LANGUAGE",
     "AdaptationError",
     "BaseFeatures",
     "EmbeddingCache",
     "EncoderUnavailable",
     "Explanation",
+    "LanguageCheck",
     "ModelLoadError",
     "ScoredMessage",
     "Scorer",
@@ -56,6 +71,7 @@ __all__ = [
     "TwoStageDetector",
     "base_features",
     "card_path",
+    "check_language",
     "check_site_labels",
     "default_cache_directory",
     "encoder_names",
@@ -63,7 +79,9 @@ __all__ = [
     "get_encoder",
     "load_model",
     "make_detector",
+    "model_languages",
     "read_card",
     "save_model",
     "score_messages",
+    "unsupported_language_reason",
 ]

@@ -7,7 +7,9 @@
 - ``m.card.json``: the model card plus the file's name and SHA-256.
 
 ``load_model`` refuses a file whose SHA-256 differs from its card, or that contains any type
-outside an explicit allow-list, before constructing anything.
+outside an explicit allow-list, before constructing anything.  The loaded model's in-memory
+card gets ``model_id`` (``stem@sha256[:12]`` of the file): every score records it, so a score
+can always be traced to the file that made it.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def save_model(model: Detector, path: str | Path) -> Path:
         # recomputed on use, and keeping it would make every save differ.
         vectorizer.__dict__.pop("_stop_words_id", None)
     data = canonical_skops(sio.dumps(model, compression=zipfile.ZIP_DEFLATED))
-    card = dict(model.card_) | {"file": path.name, "file_sha256": _sha256(data)}
+    # model_id names the file a model was loaded from; the new file gets its own on load.
+    card = {k: v for k, v in model.card_.items() if k != "model_id"}
+    card |= {"file": path.name, "file_sha256": _sha256(data)}
     _write_atomic(path, data)
     _write_atomic(card_path(path), (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
     return path
@@ -120,7 +124,14 @@ def load_model(path: str | Path | None = None) -> Detector:
             f"{path.name} does not hold a fitted detector (TwoStageDetector, "
             "SiteAdaptedDetector or StackedDetector)"
         )
+    model.card_ = dict(getattr(model, "card_", None) or {}) | {"model_id": model_id(path, actual)}
     return model
+
+
+def model_id(path: Path, file_sha256: str) -> str:
+    """A stable id for a model file: its name without ``.skops`` and the start of its hash
+    (at most 64 characters, the width of ``messages.model_version``)."""
+    return f"{path.name.removesuffix('.skops')[:51]}@{file_sha256[:12]}"
 
 
 def read_card(path: str | Path | None = None) -> dict[str, Any]:

@@ -6,7 +6,11 @@ Nothing is dropped:
 - an empty or blank text is scored as it is (the model gives it its base score);
 - a text longer than ``max_chars`` is *not* scored: it comes back flagged, with no
   probability and a reason, so that a person reads it (a human reviews everything);
-- any other value (a number, say) is scored as its string form.
+- any other value (a number, say) is scored as its string form;
+- a text reliably identified as a language the model does not cover (see ``_language``) is
+  *not* scored either: flagged, no probability, "language not supported (detected: fr)".
+
+Every row records the detected language (``und`` when undetermined).
 """
 
 from __future__ import annotations
@@ -17,10 +21,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from crisis_triage.detector._explanation import Scorer
+from crisis_triage.detector._language import (
+    check_language,
+    model_languages,
+    unsupported_language_reason,
+)
+from crisis_triage.text import UNDETERMINED
 
 MAX_CHARS = 100_000
 MISSING_NOTE = "missing text: scored as an empty message"
 EMPTY_NOTE = "empty message"
+UNSUPPORTED_LANGUAGE = "unsupported_language"
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,8 @@ class ScoredMessage:
     flagged: bool
     categories: tuple[str, ...]
     reasons: tuple[str, ...]
-    status: str  # "scored", "empty", "missing" or "too_long"
+    status: str  # "scored", "empty", "missing", "too_long" or "unsupported_language"
+    language: str = UNDETERMINED  # ISO 639-1 code, "und" when undetermined
 
     @property
     def category_text(self) -> str:
@@ -61,7 +73,15 @@ def score_messages(
             status.append("empty")
         else:
             status.append("scored")
-    scorable = [i for i, s in enumerate(status) if s != "too_long"]
+    languages = model_languages(model)
+    language = [UNDETERMINED] * len(texts)
+    for i, state in enumerate(status):
+        if state in ("scored", "empty"):
+            check = check_language(texts[i], languages)
+            language[i] = check.code
+            if not check.supported:
+                status[i] = UNSUPPORTED_LANGUAGE
+    scorable = [i for i, s in enumerate(status) if s not in ("too_long", UNSUPPORTED_LANGUAGE)]
     explanations = model.explain([texts[i] for i in scorable]) if scorable else []
     explained = dict(zip(scorable, explanations, strict=True))
     out: list[ScoredMessage] = []
@@ -77,8 +97,13 @@ def score_messages(
                         f"limit of {max_chars:,}; flagged for human review",
                     ),
                     state,
+                    language[i],
                 )
             )
+            continue
+        if state == UNSUPPORTED_LANGUAGE:
+            reason = unsupported_language_reason(language[i])
+            out.append(ScoredMessage(None, True, (), (reason,), state, language[i]))
             continue
         e = explained[i]
         notes = {"missing": (MISSING_NOTE,), "empty": (EMPTY_NOTE,)}.get(state, ())
@@ -89,6 +114,7 @@ def score_messages(
                 e.categories,
                 (*notes, *e.reasons(), f"threshold {e.threshold:.4g}"),
                 state,
+                language[i],
             )
         )
     return out

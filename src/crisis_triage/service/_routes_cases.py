@@ -96,6 +96,9 @@ def _case_out(case: Case, message: Message | None = None, events: bool = False) 
             ),
             final_scored_at=message.final_scored_at,
             demographics=message.demographics,
+            language=message.language,
+            window_score=message.window_probability,
+            window_contributors=list(message.window_contributors or []),
         )
     return out
 

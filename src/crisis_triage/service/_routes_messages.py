@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response
 
 from crisis_triage.service._deps import Ingester, SessionDep, StateDep
@@ -13,7 +15,14 @@ from crisis_triage.service._schemas import (
     MessageIn,
     MessageResult,
 )
-from crisis_triage.triage import FAST, IncomingMessage, IngestResult, ingest
+from crisis_triage.triage import (
+    FAST,
+    SCORED,
+    UNSUPPORTED,
+    IncomingMessage,
+    IngestResult,
+    ingest,
+)
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -45,12 +54,18 @@ def _incoming(message: MessageIn) -> IncomingMessage:
     )
 
 
+_STATUS: dict[str, Literal["scored", "unscored", "unsupported"]] = {
+    SCORED: "scored",
+    UNSUPPORTED: "unsupported",
+}
+
+
 def _out(result: IngestResult) -> MessageResult:
     return MessageResult(
         id=result.message_id,
         case_id=result.case_id,
         duplicate=result.duplicate,
-        score_status="scored" if result.score_status == "scored" else "unscored",
+        score_status=_STATUS.get(result.score_status, "unscored"),
         score=result.probability,
         flagged=result.flagged,
         threshold=result.threshold,
@@ -60,6 +75,8 @@ def _out(result: IngestResult) -> MessageResult:
         model_version=result.model_version,
         received_at=result.received_at,
         score_tier="fast" if result.score_tier == FAST else "final" if result.score_tier else None,
+        language=result.language,
+        window_score=result.window_probability,
     )
 
 

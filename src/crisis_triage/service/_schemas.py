@@ -84,7 +84,9 @@ class MessageResult(BaseModel):
     id: int = Field(description="the stored message id")
     case_id: int
     duplicate: bool = Field(description="true: this idempotency key was seen before")
-    score_status: Literal["scored", "unscored"]
+    score_status: Literal["scored", "unscored", "unsupported"] = Field(
+        description="unsupported: in a language the model does not cover, queued for a person"
+    )
     score: float | None = Field(description="crisis probability; null when unscored")
     flagged: bool | None = Field(description="above the threshold; null when unscored")
     threshold: float | None
@@ -95,6 +97,13 @@ class MessageResult(BaseModel):
     received_at: datetime
     score_tier: ScoreTier = Field(
         description="fast: a preliminary score, the semantic check is pending; null: unscored"
+    )
+    language: str | None = Field(
+        default=None, description="detected language (ISO 639-1); und: undetermined"
+    )
+    window_score: float | None = Field(
+        default=None,
+        description="probability of this message read with the patient's earlier messages",
     )
 
 
@@ -173,6 +182,14 @@ class MessageOut(BaseModel):
     )
     final_scored_at: datetime | None
     demographics: dict[str, Any] | None
+    language: str | None = None
+    window_score: float | None = Field(
+        default=None, description="probability read with the patient's earlier messages"
+    )
+    window_contributors: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="earlier messages that raised it: message_id, case_id, drop",
+    )
 
 
 class CaseOut(BaseModel):

@@ -55,6 +55,16 @@ class Settings(BaseSettings):
         description="sent to the patient when a message is flagged (e.g. the 988 line); "
         "unset: no automatic reply",
     )
+    patient_window_hours: float = Field(
+        default=72.0,
+        ge=0,
+        le=24 * 90,
+        description="a new message is also scored with the patient's earlier messages sent "
+        "this many hours before it (0: off)",
+    )
+    patient_window_messages: int = Field(
+        default=10, ge=1, le=10, description="at most this many earlier messages (the latest)"
+    )
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: SecretStr = SecretStr(DEFAULT_WEBHOOK_SECRET)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
@@ -187,4 +197,6 @@ class Settings(BaseSettings):
             semantic_max_attempts=self.semantic_max_attempts,
             semantic_backoff_seconds=self.semantic_backoff_seconds,
             semantic_backoff_max_seconds=self.semantic_backoff_max_seconds,
+            patient_window_hours=self.patient_window_hours,
+            patient_window_messages=self.patient_window_messages,
         )

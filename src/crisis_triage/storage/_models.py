@@ -127,6 +127,12 @@ class Message(Base):
     )
     model_version: Mapped[str | None] = mapped_column(String(64))
     score_error: Mapped[str | None] = mapped_column(String(64))
+    # The detected language (ISO 639-1, "und" when undetermined; None: stored before 0006).
+    language: Mapped[str | None] = mapped_column(String(8))
+    # Patient-level risk: the probability of this message read with the patient's earlier
+    # ones, and those that raised it: [{"message_id", "case_id", "drop"}] (ids and numbers only).
+    window_probability: Mapped[float | None] = mapped_column(Float)
+    window_contributors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # Set when the retention policy or an erasure request removed the text, reasons and notes.
     text_purged_at: Mapped[datetime | None]
     # Which tier gave the score shown: "fast" (ingest's synchronous tier, a final score still to

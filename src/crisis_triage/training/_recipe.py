@@ -110,7 +110,7 @@ def assemble(data_dir: Path, *, hold_out_unread: bool = False) -> TrainingSet:
     )
     target = np.r_[np.zeros(n_bg, bool), np.ones(n_dev + n_ex, bool)]
     calibrate_on = np.r_[np.zeros(n_bg, bool), np.ones(n_dev, bool), np.zeros(n_ex, bool)]
-    summary = {
+    summary: dict[str, Any] = {
         "background": background.summary,
         "target": {
             "dev_file": DEV_FILE,

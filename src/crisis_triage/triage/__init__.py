@@ -132,7 +132,7 @@ from crisis_triage.triage._runtime import (
     load_overrides,
     save_overrides,
 )
-from crisis_triage.triage._scoring import SCORED, UNSCORED, model_version
+from crisis_triage.triage._scoring import SCORED, UNSCORED, UNSUPPORTED, model_version
 from crisis_triage.triage._sessions import SESSION_KIND, start_session, use_session
 from crisis_triage.triage._states import (
     TRANSITIONS,
@@ -194,6 +194,7 @@ __all__ = [
     "TRANSITIONS",
     "UNRESOLVED",
     "UNSCORED",
+    "UNSUPPORTED",
     "AccountError",
     "Action",
     "Actor",

@@ -39,6 +39,10 @@ class TriagePolicy:
     semantic_max_attempts: int = 5
     semantic_backoff_seconds: float = 2.0
     semantic_backoff_max_seconds: float = 300.0
+    # Patient-level risk: earlier messages sent this many hours before a new one (0: off), at
+    # most this many of them, are scored together with it.
+    patient_window_hours: float = 72.0
+    patient_window_messages: int = 10
 
 
 def raise_alert(
@@ -91,19 +95,27 @@ class CrisisFacts:
     sent_at: datetime
     probability: float | None
     categories: tuple[str, ...]
+    # The patient window's probability when the message was also scored with earlier ones.
+    window_probability: float | None = None
+
+    @property
+    def risk(self) -> float:
+        """What the queue orders on: the larger of the message's own and its window's."""
+        own = self.probability or 0.0
+        return own if self.window_probability is None else max(own, self.window_probability)
 
 
 def raise_crisis_alert(
     session: Session, policy: TriagePolicy, facts: CrisisFacts, *, now: datetime
 ) -> Alert:
     """The one way a flagged message is announced: a crisis alert and the patient's automatic
-    reply (at ingest, or when the semantic tier newly flags a message)."""
+    reply (at ingest, its own score or its patient window over the threshold, or when the
+    semantic tier newly flags a message)."""
     alert = raise_alert(
         session,
         policy,
         AlertKind.CRISIS,
-        f"possible crisis ({'/'.join(facts.categories) or 'uncategorised'}), "
-        f"risk {facts.probability or 0:.2f}",
+        f"possible crisis ({'/'.join(facts.categories) or 'uncategorised'}), risk {facts.risk:.2f}",
         now=now,
         case_id=facts.case_id,
         message_id=facts.message_id,
@@ -111,6 +123,7 @@ def raise_crisis_alert(
             "patient_id": facts.patient_id,
             "channel": facts.channel,
             "probability": facts.probability,
+            "window_probability": facts.window_probability,
             "categories": list(facts.categories),
             "sent_at": facts.sent_at.isoformat(),
         },

@@ -3,6 +3,13 @@
 Scoring happens before the write, outside any lock.  If the scorer is missing, raises, or returns
 something unusable, the messages are stored anyway as ``unscored`` (tier "review now"), an
 operator alert is raised, and the failure is logged by exception type only: never its text.
+A model with a working semantic tier scores with its fast tier here (``score_tier="fast"``) and
+the semantic worker (``_rescoring``) gives the final score later; unscored messages are retried
+there too.  A message in a language the model does not cover is stored as ``unsupported`` (tier
+"review now", no probability) and is never re-scored.  Each scored message is also scored with
+the patient's earlier messages (``_window``); its case is ordered on the larger of the two
+probabilities, and the read of the earlier messages' text is audited as a system read.  A
+failure there falls back to the message's own score.
 """
 
 from __future__ import annotations
@@ -11,35 +18,31 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Scorer
 from crisis_triage.storage import Case, Message, utcnow
-from crisis_triage.triage._alerts import (
-    AlertKind,
-    CrisisFacts,
-    TriagePolicy,
-    raise_alert,
-    raise_crisis_alert,
-)
+from crisis_triage.triage._alerts import TriagePolicy
 from crisis_triage.triage._errors import IdempotencyConflictError
+from crisis_triage.triage._ingest_alerts import StoredMessage, priority, raise_ingest_alerts
+from crisis_triage.triage._ingest_scoring import score_all
 from crisis_triage.triage._redaction import sensitive
-from crisis_triage.triage._scoring import (
-    SCORED,
-    UNSCORED,
-    Score,
-    model_version,
-    score_texts,
-    unscored,
-)
+from crisis_triage.triage._scoring import SCORED, UNSUPPORTED, Score, model_version
 from crisis_triage.triage._states import CaseStatus, Tier, tier_for
-from crisis_triage.triage._tiers import FAST, FINAL, fast_explainer
+from crisis_triage.triage._tiers import FINAL
+from crisis_triage.triage._window import (
+    WindowPolicy,
+    WindowScore,
+    audit_window_reads,
+    contributor_rows,
+    patient_windows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +89,8 @@ class IngestResult:
     received_at: datetime
     duplicate: bool = False
     score_tier: str | None = None  # "fast": a final score is still to come
-
-
-def _score_all(scorer: Scorer | None, texts: list[str]) -> list[Score]:
-    """Fast-tier scores when the model has a semantic tier to finish them, else final ones."""
-    if scorer is None:
-        return unscored(texts, "no model is loaded", "ModelNotLoaded")
-    fast = fast_explainer(scorer)
-    if fast is not None:
-        return score_texts(fast, texts, FAST)
-    return score_texts(scorer.explain, texts, FINAL)
+    language: str | None = None
+    window_probability: float | None = None
 
 
 # Statements built once: building one per request (and hashing it into a cache key) costs more
@@ -117,6 +112,8 @@ _RESULT_COLUMNS = (
     _MESSAGES.c.model_version,
     _MESSAGES.c.received_at,
     _MESSAGES.c.score_tier,
+    _MESSAGES.c.language,
+    _MESSAGES.c.window_probability,
     _CASES.c.id.label("case_id"),
     _CASES.c.tier,
 )
@@ -125,6 +122,11 @@ _FIND_ONE = _FIND.where(_MESSAGES.c.idempotency_key == bindparam("key"))
 _FIND_MANY = _FIND.where(_MESSAGES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 _INSERT_CASES = insert(_CASES).returning(_CASES.c.id, sort_by_parameter_order=True)
+_SET_CONTRIBUTORS = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(window_contributors=bindparam("contributors"))
+)
 
 
 def _result(row: Any, *, duplicate: bool) -> IngestResult:
@@ -142,6 +144,8 @@ def _result(row: Any, *, duplicate: bool) -> IngestResult:
         received_at=row.received_at,
         duplicate=duplicate,
         score_tier=row.score_tier,
+        language=row.language,
+        window_probability=row.window_probability,
     )
 
 
@@ -207,13 +211,37 @@ class _Batch:
     hashes: list[str]
     first: dict[str, int]
     scores: dict[int, Score]  # by item index, filled on the first attempt that scores
+    # Patient windows by item index, and the stored messages whose text they read (to audit):
+    # computed once, on the first attempt, like the scores.
+    windows: dict[int, WindowScore] = field(default_factory=dict)
+    window_reads: dict[str, list[int]] = field(default_factory=dict)  # by patient id
+    windowed: set[int] = field(default_factory=set)
 
     def score(self, scorer: Scorer | None, indices: list[int]) -> list[Score]:
         todo = [i for i in indices if i not in self.scores]
         if todo:
-            fresh = _score_all(scorer, [self.items[i].text for i in todo])
+            fresh = score_all(scorer, [self.items[i].text for i in todo])
             self.scores.update(zip(todo, fresh, strict=True))
         return [self.scores[i] for i in indices]
+
+    def window(
+        self, session: Session, scorer: Scorer | None, indices: list[int], policy: TriagePolicy
+    ) -> None:
+        """Score the patient windows of the scored messages at ``indices`` (once each)."""
+        todo = [i for i in indices if i not in self.windowed and self.scores[i].status == SCORED]
+        self.windowed.update(todo)
+        if scorer is None or not todo:
+            return
+        rule = WindowPolicy(policy.patient_window_hours, policy.patient_window_messages)
+        try:
+            own = {i: self.scores[i].probability or 0.0 for i in todo}
+            windows, read = patient_windows(session, scorer, self.items, own, rule)
+        except Exception as exc:  # the message's own score stands
+            log.error("patient window failed for %d message(s): %s", len(todo), type(exc).__name__)
+            return
+        self.windows.update(windows)
+        for patient_id, message_ids in read.items():
+            self.window_reads.setdefault(patient_id, []).extend(message_ids)
 
 
 def _existing(session: Session, batch: _Batch) -> dict[str, Any]:
@@ -248,13 +276,14 @@ def _ingest_once(
     existing = _existing(session, batch) if look_up else {}
     fresh = [i for i in first.values() if items[i].idempotency_key not in existing]
     scores = batch.score(scorer, fresh)
+    batch.window(session, scorer, fresh, policy)
     when = now or utcnow()
     version = model_version(scorer) if scorer is not None else None
     rows = [
-        _message_row(items[i], hashes[i], score, version, api_key_id, when)
+        _message_row(items[i], hashes[i], score, batch.windows.get(i), version, api_key_id, when)
         for i, score in zip(fresh, scores, strict=True)
     ]
-    created: dict[str, _Stored] = {}
+    created: dict[str, StoredMessage] = {}
     if rows:
         # Two statements for any number of messages: the messages, then their cases.
         message_ids: list[int] = list(session.scalars(_INSERT_MESSAGES, rows))
@@ -264,13 +293,15 @@ def _ingest_once(
         ]
         case_ids: list[int] = list(session.scalars(_INSERT_CASES, case_rows))
         for row, case_row, case_id in zip(rows, case_rows, case_ids, strict=True):
-            created[row["idempotency_key"]] = _Stored(
+            created[row["idempotency_key"]] = StoredMessage(
                 id=case_row["message_id"],
                 case_id=case_id,
                 tier=case_row["tier"],
                 **{name: row[name] for name in _STORED_FROM_MESSAGE},
             )
-    _raise_alerts(session, policy, list(created.values()), rows, when)
+        _store_batch_contributors(session, batch, fresh, rows, created, existing)
+    raise_ingest_alerts(session, policy, list(created.values()), rows, when)
+    audit_window_reads(session, batch.window_reads, when)
     session.commit()
     for stored in created.values():
         log.debug(
@@ -301,36 +332,57 @@ _STORED_FROM_MESSAGE = (
     "model_version",
     "received_at",
     "score_tier",
+    "language",
+    "window_probability",
 )
 
 
-@dataclass(frozen=True)
-class _Stored:
-    """A message just written, in the shape of a result row."""
-
-    id: int
-    case_id: int
-    tier: int
-    idempotency_key: str
-    score_status: str
-    probability: float | None
-    flagged: bool | None
-    threshold: float | None
-    categories: list[str]
-    reasons: list[str]
-    model_version: str | None
-    received_at: datetime
-    score_tier: str | None
+def _store_batch_contributors(
+    session: Session,
+    batch: _Batch,
+    fresh: list[int],
+    rows: list[dict[str, Any]],
+    created: dict[str, StoredMessage],
+    existing: dict[str, Any],
+) -> None:
+    """Contributors earlier in the same batch got their ids just now: write them."""
+    pending = [
+        (i, row)
+        for i, row in zip(fresh, rows, strict=True)
+        if row["window_probability"] is not None and row["window_contributors"] is None
+    ]
+    if not pending:
+        return
+    ids = {i: (created[k].id, created[k].case_id) for k, i in batch.first.items() if k in created}
+    ids |= {
+        i: (existing[k].id, existing[k].case_id) for k, i in batch.first.items() if k in existing
+    }
+    updates = [
+        {"message_id": created[row["idempotency_key"]].id, "contributors": contributors}
+        for i, row in pending
+        if (contributors := contributor_rows(batch.windows[i], ids)) is not None
+    ]
+    if updates:
+        session.execute(_SET_CONTRIBUTORS, updates)
 
 
 def _message_row(
     item: IncomingMessage,
     request_sha256: str,
     score: Score,
+    window: WindowScore | None,
     version: str | None,
     api_key_id: int | None,
     now: datetime,
 ) -> dict[str, Any]:
+    flagged, reasons = score.flagged, list(score.reasons)
+    window_probability, contributors = None, None
+    if window is not None:
+        window_probability = window.probability
+        contributors = contributor_rows(window, {})
+        if window.probability > (score.probability or 0.0):
+            reasons.append(window.reason())
+        flagged = flagged or window.flagged
     return {
         "idempotency_key": item.idempotency_key,
         "request_sha256": request_sha256,
@@ -346,17 +398,21 @@ def _message_row(
         "api_key_id": api_key_id,
         "score_status": score.status,
         "probability": score.probability,
-        "flagged": score.flagged,
+        "flagged": flagged,
         "threshold": score.threshold,
         "categories": list(score.categories),
-        "reasons": list(score.reasons),
+        "reasons": reasons,
         "model_version": version if score.status == SCORED else None,
         "score_error": score.error,
         "score_tier": score.tier,
         "final_scored_at": now if score.tier == FINAL else None,
-        # A fast score waits for its final one; an unscored message is retried.
-        "semantic_due_at": None if score.tier == FINAL else now,
+        # A fast score waits for its final one and an unscored message is retried; a message
+        # in a language the model does not cover is not scored by either tier.
+        "semantic_due_at": None if score.tier == FINAL or score.status == UNSUPPORTED else now,
         "semantic_attempts": 0,
+        "language": score.language,
+        "window_probability": window_probability,
+        "window_contributors": contributors,
     }
 
 
@@ -366,48 +422,8 @@ def _case_row(message: dict[str, Any], message_id: int, now: datetime) -> dict[s
         "message_id": message_id,
         "status": CaseStatus.OPEN.value,
         "tier": int(tier),
-        "risk": message["probability"] if tier is Tier.CRISIS else 0.0,
+        "risk": priority(message) if tier is Tier.CRISIS else 0.0,
         "sent_at": message["sent_at"],
         "created_at": now,
         "version": 1,
     }
-
-
-def _raise_alerts(
-    session: Session,
-    policy: TriagePolicy,
-    stored: list[_Stored],
-    rows: list[dict[str, Any]],
-    now: datetime,
-) -> None:
-    """A crisis alert (and auto-reply) per flagged message; one operator alert for the
-    messages that could not be scored."""
-    failed = [(s, r) for s, r in zip(stored, rows, strict=True) if s.score_status == UNSCORED]
-    for message, row in zip(stored, rows, strict=True):
-        if message.score_status == SCORED and message.flagged:
-            raise_crisis_alert(
-                session,
-                policy,
-                CrisisFacts(
-                    case_id=message.case_id,
-                    message_id=message.id,
-                    patient_id=row["patient_id"],
-                    channel=row["channel"],
-                    sent_at=row["sent_at"],
-                    probability=message.probability,
-                    categories=tuple(message.categories),
-                ),
-                now=now,
-            )
-    if failed:
-        ids = [s.id for s, _row in failed]
-        reason = failed[0][1]["score_error"]
-        raise_alert(
-            session,
-            policy,
-            AlertKind.OPERATOR,
-            f"{len(ids)} message(s) queued unscored: {reason}",
-            now=now,
-            message_id=ids[0],
-            payload={"reason": reason, "message_ids": ids[:100], "count": len(ids)},
-        )

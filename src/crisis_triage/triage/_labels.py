@@ -28,6 +28,7 @@ LABEL_COLUMNS = (
     "disposition",
     "model_probability",
     "model_flagged",
+    "model_version",
     "sent_at",
     "resolved_at",
 )
@@ -67,6 +68,7 @@ def iter_labels(
                 "disposition": case.disposition,
                 "model_probability": message.probability,
                 "model_flagged": message.flagged,
+                "model_version": message.model_version,
                 "sent_at": message.sent_at.isoformat(),
                 "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
             }

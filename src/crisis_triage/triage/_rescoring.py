@@ -8,6 +8,11 @@ the text is one audited system read per batch.  When the model fails the message
 score (or stays unscored, "review now"), is retried with backoff and, after the policy's number
 of attempts, marked so that the case page says the final scoring failed.  Nothing leaves the
 queue: a message that falls below the threshold just moves down.
+
+The language rule applies here as at ingest: a message (left unscored at ingest) reliably in a
+language the model does not cover becomes ``unsupported`` rather than scored; such messages are
+never due.  A patient window found at ingest still counts: the case is ordered on the larger
+of the final and the window probability, and a window over the threshold keeps it flagged.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from crisis_triage.detector import Scorer
 from crisis_triage.storage import Case, Message, lock_for_write, utcnow
 from crisis_triage.triage._alerts import CrisisFacts, TriagePolicy, raise_crisis_alert
 from crisis_triage.triage._audit import AuditActor, record_audit
+from crisis_triage.triage._ingest_scoring import score_supported
 from crisis_triage.triage._redaction import sensitive
-from crisis_triage.triage._scoring import SCORED, Score, model_version, score_texts
+from crisis_triage.triage._scoring import SCORED, UNSUPPORTED, Score, model_version
 from crisis_triage.triage._states import Tier, tier_for
 from crisis_triage.triage._tiers import FAST, FINAL, fast_explainer
 
@@ -184,6 +190,9 @@ def _owned(session: Session, jobs: list[RescoreJob]) -> dict[int, Any]:
             _MESSAGES.c.patient_id,
             _MESSAGES.c.channel,
             _MESSAGES.c.sent_at,
+            _MESSAGES.c.threshold,
+            _MESSAGES.c.reasons,
+            _MESSAGES.c.window_probability,
             _CASES.c.id.label("case_id"),
         )
         .join(_CASES, _CASES.c.message_id == _MESSAGES.c.id)
@@ -193,20 +202,61 @@ def _owned(session: Session, jobs: list[RescoreJob]) -> dict[int, Any]:
     return {row.id: row for row in rows if row.semantic_due_at == leases[row.id]}
 
 
-def _final_values(message_id: int, score: Score, version: str, now: datetime) -> dict[str, Any]:
-    return {
-        "id": message_id,
+_WINDOW_REASON = "patient window:"
+
+
+def _window_flagged(before: Any) -> bool:
+    """Whether the patient window found at ingest reached the threshold it was judged by (the
+    window and the message's stored score come from the same tier)."""
+    window, threshold = before.window_probability, before.threshold
+    return window is not None and threshold is not None and window >= threshold
+
+
+def _final_values(
+    before: Any, score: Score, version: str, now: datetime
+) -> tuple[dict[str, Any], Tier, float]:
+    """The message's final values, with its case's tier and risk (the window's when larger)."""
+    reasons = list(score.reasons)
+    window = before.window_probability
+    if window is not None and window > (score.probability or 0.0):
+        reasons += [r for r in before.reasons if r.startswith(_WINDOW_REASON)]
+    flagged = bool(score.flagged) or _window_flagged(before)
+    tier = tier_for(scored=True, flagged=flagged)
+    risk = max(score.probability or 0.0, window or 0.0) if tier is Tier.CRISIS else 0.0
+    values = {
+        "id": before.id,
         "score_status": SCORED,
         "probability": score.probability,
-        "flagged": score.flagged,
+        "flagged": flagged,
         "threshold": score.threshold,
         "categories": list(score.categories),
-        "reasons": list(score.reasons),
+        "reasons": reasons,
         "model_version": version,
         "score_tier": FINAL,
         "final_scored_at": now,
         "semantic_due_at": None,
         "semantic_error": None,
+        "language": score.language,
+    }
+    return values, tier, risk
+
+
+def _unsupported_values(message_id: int, score: Score, now: datetime) -> dict[str, Any]:
+    """Not scored for its language: a person reads it, as at ingest, and it is never due."""
+    return {
+        "id": message_id,
+        "score_status": UNSUPPORTED,
+        "probability": None,
+        "flagged": None,
+        "threshold": None,
+        "categories": [],
+        "reasons": list(score.reasons),
+        "model_version": None,
+        "score_tier": None,
+        "final_scored_at": now,
+        "semantic_due_at": None,
+        "semantic_error": None,
+        "language": score.language,
     }
 
 
@@ -220,10 +270,10 @@ _REORDER = (
 
 
 def _alert_if_newly_flagged(
-    session: Session, policy: TriagePolicy, before: Any, score: Score, now: datetime
+    session: Session, policy: TriagePolicy, before: Any, score: Score, flagged: bool, now: datetime
 ) -> bool:
     """Raise the crisis alert (the one shared path) when the final score newly flags it."""
-    if not score.flagged or (before.score_status == SCORED and before.flagged):
+    if not flagged or (before.score_status == SCORED and before.flagged):
         return False
     raise_crisis_alert(
         session,
@@ -236,6 +286,7 @@ def _alert_if_newly_flagged(
             sent_at=before.sent_at,
             probability=score.probability,
             categories=score.categories,
+            window_probability=before.window_probability,
         ),
         now=now,
     )
@@ -277,13 +328,16 @@ def store_results(
             continue
         score = scores.get(job.message_id)
         if score is not None and score.status == SCORED:
-            finals.append(_final_values(job.message_id, score, version, now))
-            tier = tier_for(scored=True, flagged=score.flagged)
-            risk = score.probability if tier is Tier.CRISIS else 0.0
+            final, tier, risk = _final_values(before, score, version, now)
+            finals.append(final)
             reorders.append({"b_case_id": before.case_id, "b_tier": int(tier), "b_risk": risk})
             report.finalised += 1
-            if _alert_if_newly_flagged(session, policy, before, score, now):
+            if _alert_if_newly_flagged(session, policy, before, score, final["flagged"], now):
                 report.newly_flagged.append(job.message_id)
+            continue
+        if score is not None and score.status == UNSUPPORTED:
+            finals.append(_unsupported_values(job.message_id, score, now))
+            report.finalised += 1
             continue
         error = "TextPurged" if score is None else (score.error or "ScoringFailed")
         failures.append(_failure_values(policy, job, error, now))
@@ -318,7 +372,8 @@ def rescore_pending(
     limit: int = 32,
     lease: timedelta = timedelta(seconds=120),
 ) -> RescoreReport:
-    """One round of the semantic tier: lease a batch, score it with ``explain``, store it.
+    """One round of the semantic tier: lease a batch, score it with ``explain`` (after the
+    language rule), store it.
 
     Fast-tier scores are taken only while ``scorer`` has a working semantic tier; without one
     (an older model, or a missing encoder) only unscored messages are retried.
@@ -337,7 +392,8 @@ def rescore_pending(
     if ids:
         batch = [texts[i] for i in ids]
         with sensitive(*batch):
-            scores = dict(zip(ids, score_texts(scorer.explain, batch, FINAL), strict=True))
+            final = score_supported(scorer, scorer.explain, batch, FINAL)
+            scores = dict(zip(ids, final, strict=True))
         del batch, texts
     with sessions() as session:
         return store_results(

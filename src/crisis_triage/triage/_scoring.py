@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from crisis_triage.detector import Explanation, Scorer
+from crisis_triage.text import UNDETERMINED
 from crisis_triage.triage._tiers import Explain
 
 log = logging.getLogger(__name__)
 
 SCORED = "scored"
 UNSCORED = "unscored"
+# Not scored because of its language (the column holds 16 characters: not "unsupported_language").
+UNSUPPORTED = "unsupported"
+UNKNOWN_MODEL = "unknown"
 
 
 @dataclass(frozen=True)
@@ -31,14 +35,17 @@ class Score:
     reasons: tuple[str, ...] = ()
     error: str | None = None
     tier: str | None = None  # FAST or FINAL when scored
+    language: str = UNDETERMINED  # ISO 639-1 code, "und" when undetermined
 
 
 def model_version(scorer: Scorer) -> str:
+    """The id of the model that scores: ``model_id`` (set by ``load_model``) or another card
+    field that names it; "unknown" only for a scorer without a card."""
     card: dict[str, Any] = getattr(scorer, "card_", None) or {}
-    for key in ("version", "model_version", "model_sha256", "sha256", "name"):
+    for key in ("model_id", "version", "model_version", "model_sha256", "sha256", "name"):
         if card.get(key):
             return str(card[key])[:64]
-    return "unknown"
+    return UNKNOWN_MODEL
 
 
 def unscored(texts: Sequence[str], reason: str, error: str) -> list[Score]:

@@ -4,6 +4,7 @@ release, resolve with a disposition) and timestamped notes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -93,6 +94,27 @@ def dispositions_for(flagged: bool | None) -> list[Disposition]:
     flagged the message, ``missed`` only when it did not."""
     crisis = Disposition.CONFIRMED_CRISIS if flagged else Disposition.MISSED_CRISIS
     return [crisis, Disposition.NOT_CRISIS, Disposition.NEEDS_FOLLOW_UP]
+
+
+@dataclass(frozen=True)
+class Contributor:
+    case_id: int
+    drop: float
+
+
+def _window_raised(own: float | None, window: float | None) -> bool:
+    return window is not None and window > (own or 0.0)
+
+
+def window_contributors(stored: list[dict[str, Any]] | None) -> list[Contributor]:
+    """The earlier cases that raised this one's patient window, largest first (malformed
+    entries are skipped: the page must show whatever it can)."""
+    out = []
+    for entry in stored or []:
+        case_id, drop = entry.get("case_id"), entry.get("drop")
+        if isinstance(case_id, int) and isinstance(drop, int | float):
+            out.append(Contributor(case_id, float(drop)))
+    return sorted(out, key=lambda c: -c.drop)
 
 
 def _allowed(
@@ -202,6 +224,8 @@ def _case_page(
             "error": error,
             "form": form or {},
             "checked_types": (form or {}).get("crisis_types", tuple(message.categories)),
+            "window_raised": _window_raised(message.probability, message.window_probability),
+            "contributors": window_contributors(message.window_contributors),
         },
         user=user,
         status=status,
