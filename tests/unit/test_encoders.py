@@ -25,6 +25,7 @@ from crisis_triage.detector import (
     get_encoder,
 )
 from crisis_triage.detector import _full_encoder as full_module
+from crisis_triage.detector._embedding_cache import MAX_SHARDS
 from crisis_triage.detector._static_build import build_static_table
 from crisis_triage.detector._static_encoder import (
     STATIC_TABLE_PATH,
@@ -295,6 +296,16 @@ def test_cache_ignores_a_damaged_shard_and_stores_no_text(tmp_path: Path) -> Non
             path.write_bytes(b"broken")
     EmbeddingCache(tmp_path).encode(encoder, ["a private sentence"])
     assert encoder.seen == ["a private sentence"] * 2
+
+
+def test_cache_merges_many_small_shards_into_one(tmp_path: Path) -> None:
+    encoder, cache = CountingEncoder(), EmbeddingCache(tmp_path)
+    texts = [f"text {i}" for i in range(MAX_SHARDS + 1)]
+    for text in texts:
+        cache.encode(encoder, [text])
+    assert len(list((tmp_path / "counting").glob("*.keys.npy"))) == 1
+    np.testing.assert_array_equal(cache.encode(encoder, texts), encoder.encode(texts))
+    assert cache.last_embedded == 0
 
 
 def test_cache_defaults_to_the_user_cache_directory() -> None:
