@@ -6,6 +6,13 @@ The same schema runs on SQLite (the default, a file in the user's data directory
 PostgreSQL (``postgresql://...``); ``upgrade(engine)`` migrates either to the packaged head.
 """
 
+from crisis_triage.storage._chain import (
+    CHAIN_FORMAT_VERSION,
+    GENESIS_HASH,
+    Checkpoint,
+    canonical_form,
+    chain_mac,
+)
 from crisis_triage.storage._crypto import (
     DecryptionError,
     EncryptionError,
@@ -50,6 +57,8 @@ from crisis_triage.storage._rotation import ColumnCounts, RotationReport, rotate
 from crisis_triage.storage._types import UTCDateTime, utcnow
 
 __all__ = [
+    "CHAIN_FORMAT_VERSION",
+    "GENESIS_HASH",
     "MIGRATIONS_DIR",
     "UNREADABLE_TEXT",
     "Alert",
@@ -60,6 +69,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "Checkpoint",
     "ColumnCounts",
     "DatabaseError",
     "DecryptionError",
@@ -72,6 +82,8 @@ __all__ = [
     "UTCDateTime",
     "User",
     "WebhookDelivery",
+    "canonical_form",
+    "chain_mac",
     "check_database",
     "current_revision",
     "default_database_url",

@@ -5,6 +5,9 @@ nonce.  The associated data is ``ct1:<key id>:<table.column>``, so a ciphertext 
 column it was written for (and under the key id it names).  The first key of the ring encrypts;
 every key decrypts, which is what lets keys rotate while the service keeps running.
 
+Each key also yields, by HKDF, a separate MAC key (``mac``/``check_mac``) that keys the audit
+chain: the audit log rotates with the encryption keys, and each MAC names the key id it used.
+
 Errors name the column and the key id, never the plaintext or the ciphertext.
 """
 
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -20,7 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 ENVELOPE_VERSION = "ct1"
 ENVELOPE_PREFIX = f"{ENVELOPE_VERSION}:"
@@ -28,6 +35,8 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 _TAG_BYTES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
+# HKDF's "info": the MAC key is derived from, and independent of, the encryption key.
+_MAC_KEY_INFO = b"crisis-triage mac key v1"
 
 
 class EncryptionError(RuntimeError):
@@ -70,10 +79,11 @@ def _check_key_id(key_id: str) -> None:
 class KeyRing:
     """AES-256-GCM keys by id; the first one (``active_id``) encrypts, all of them decrypt."""
 
-    __slots__ = ("_ciphers", "active_id")
+    __slots__ = ("_ciphers", "_mac_keys", "active_id")
 
     def __init__(self, keys: Iterable[tuple[str, bytes]]) -> None:
         self._ciphers: dict[str, AESGCM] = {}
+        self._mac_keys: dict[str, bytes] = {}
         for key_id, key in keys:
             _check_key_id(key_id)
             if len(key) != KEY_BYTES:
@@ -81,6 +91,9 @@ class KeyRing:
             if key_id in self._ciphers:
                 raise EncryptionError(f"key id {key_id!r} appears twice")
             self._ciphers[key_id] = AESGCM(key)
+            self._mac_keys[key_id] = HKDF(
+                algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_MAC_KEY_INFO
+            ).derive(key)
         if not self._ciphers:
             raise EncryptionError("the key ring is empty")
         self.active_id: str = next(iter(self._ciphers))
@@ -116,6 +129,18 @@ class KeyRing:
             return cls.parse(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise EncryptionError(f"cannot read key file {path}: {type(exc).__name__}") from None
+
+    def mac(self, data: bytes, key_id: str | None = None) -> str:
+        """HMAC-SHA256 (hex) of ``data`` under ``key_id``'s MAC key (default the active key)."""
+        key_id = key_id or self.active_id
+        key = self._mac_keys.get(key_id)
+        if key is None:
+            raise DecryptionError(f"key {key_id!r} is not in the key ring")
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+    def check_mac(self, data: bytes, key_id: str, expected: str) -> bool:
+        """Whether ``expected`` is ``data``'s MAC under ``key_id`` (constant-time compare)."""
+        return hmac.compare_digest(self.mac(data, key_id), expected)
 
     def encrypt(self, plaintext: str, context: str) -> str:
         """Encrypt ``plaintext`` for the column named ``context`` (``table.column``)."""

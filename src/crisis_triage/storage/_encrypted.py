@@ -14,7 +14,7 @@ import logging
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import JSON, Engine, Text
+from sqlalchemy import JSON, Connection, Engine, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -37,8 +37,9 @@ def attach_keyring(engine: Engine, keyring: KeyRing) -> None:
     _KEYRINGS[engine.dialect] = keyring
 
 
-def engine_keyring(engine: Engine) -> KeyRing:
-    return keyring_for(engine.dialect)
+def engine_keyring(bind: Engine | Connection) -> KeyRing:
+    """The key ring of an engine (or of a connection or session bind made from one)."""
+    return keyring_for(bind.dialect)
 
 
 def keyring_for(dialect: Dialect) -> KeyRing:

@@ -242,8 +242,9 @@ class AuditEntry(Base):
     """One entry of the append-only, hash-chained audit log (see ``triage.record_audit``).
 
     Who (actor kind/id/name), what (action, outcome, ids), when (``at``), from where
-    (``origin``); ``details`` holds ids, codes and counts only.  ``entry_hash`` is the SHA-256 of
-    the entry's canonical form including ``prev_hash``, the previous entry's hash.  The
+    (``origin``); ``details`` holds ids, codes and counts only.  ``entry_hash`` is the HMAC of
+    the entry's canonical form including ``prev_hash``, the previous entry's hash, under the key
+    ``key_id`` names (``storage.chain_mac``).  The
     application refuses to update or delete these rows, and so do database triggers.
     """
 
@@ -264,6 +265,8 @@ class AuditEntry(Base):
     # Unique: two entries can never follow the same one, so the chain cannot fork.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The key ring's id of the key whose MAC key made ``entry_hash`` (see storage._chain).
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_audit_log_at", "at"),

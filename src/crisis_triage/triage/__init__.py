@@ -1,5 +1,6 @@
 """Queue domain logic, no HTTP: ingest, priority order, case state machine, alerts, accounts."""
 
+from crisis_triage.storage import GENESIS_HASH
 from crisis_triage.triage._accounts import (
     API_KEY_PREFIX,
     DEFAULT_SCOPES,
@@ -34,12 +35,17 @@ from crisis_triage.triage._alerts import (
 )
 from crisis_triage.triage._audit import (
     ANONYMOUS,
-    GENESIS_HASH,
     AuditActor,
     AuditValue,
     audit_origin,
     hash_entry,
     record_audit,
+)
+from crisis_triage.triage._audit_checkpoint import (
+    append_checkpoint,
+    check_checkpoints,
+    make_checkpoint,
+    read_checkpoints,
 )
 from crisis_triage.triage._audit_query import (
     EXPORT_FIELDS,
@@ -213,6 +219,7 @@ __all__ = [
     "Workload",
     "alert_load",
     "alerts_after",
+    "append_checkpoint",
     "apply_action",
     "apply_overrides",
     "audit_entries",
@@ -220,6 +227,7 @@ __all__ = [
     "authenticate",
     "backoff",
     "case_events",
+    "check_checkpoints",
     "check_disposition",
     "check_permission",
     "claim_next",
@@ -244,6 +252,7 @@ __all__ = [
     "list_queue",
     "list_users",
     "load_overrides",
+    "make_checkpoint",
     "message_previews",
     "model_version",
     "next_status",
@@ -255,6 +264,7 @@ __all__ = [
     "queue_auto_reply",
     "queue_sort_key",
     "raise_alert",
+    "read_checkpoints",
     "record_attempt",
     "record_audit",
     "redact",
