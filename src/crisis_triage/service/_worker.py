@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 import httpx
@@ -22,6 +22,7 @@ from crisis_triage.triage import (
     escalate_overdue,
     lease_due,
     record_attempt,
+    renew_lease,
     sign,
 )
 
@@ -48,15 +49,20 @@ class Worker:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
         for case_id in report.escalated:
             log.warning("case %d escalated: crisis unacknowledged", case_id)
+        settings = self.state.settings
+        # Long enough for one send to time out and be recorded; renewed before every send.
+        lease = timedelta(seconds=2 * settings.webhook_timeout_seconds + 1)
         with self.state.sessions() as session:
-            jobs = lease_due(session, now=now)
+            jobs = lease_due(session, now=now, lease=lease)
         if not jobs:
             return report
-        settings = self.state.settings
         with httpx.Client(
             transport=self.transport, timeout=settings.webhook_timeout_seconds
         ) as client:
             for job in jobs:
+                with self.state.sessions() as session:
+                    if not renew_lease(session, job, lease=lease, now=now):
+                        continue  # our lease ran out and another worker has it now
                 status_code, error = self._send(client, job)
                 with self.state.sessions() as session:
                     outcome = record_attempt(
@@ -66,6 +72,7 @@ class Worker:
                         status_code=status_code,
                         error=error,
                         now=now,
+                        attempt=job.attempt,
                     )
                 if outcome == "delivered":
                     report.delivered += 1

@@ -98,6 +98,7 @@ from crisis_triage.triage._outbox import (
     backoff,
     lease_due,
     record_attempt,
+    renew_lease,
     sign,
     verify,
 )
@@ -268,6 +269,7 @@ __all__ = [
     "record_attempt",
     "record_audit",
     "redact",
+    "renew_lease",
     "resolve_api_key",
     "resolve_token",
     "response_times",
