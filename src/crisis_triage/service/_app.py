@@ -30,7 +30,7 @@ from crisis_triage.service._scorer import load_scorer
 from crisis_triage.service._security import SecurityMiddleware
 from crisis_triage.service._settings import Settings
 from crisis_triage.service._worker import Worker
-from crisis_triage.storage import make_engine, make_session_factory
+from crisis_triage.storage import make_engine, make_session_factory, on_integrity_failure
 from crisis_triage.triage import install_redaction
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ def create_app(
         scorer_problem=problem,
     )
 
+    on_integrity_failure(engine, state.integrity_failures.append)
     worker = Worker(state, transport=webhook_transport)
 
     @asynccontextmanager

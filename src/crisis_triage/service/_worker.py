@@ -16,9 +16,11 @@ import anyio.to_thread
 import httpx
 
 from crisis_triage.service._deps import ServiceState
+from crisis_triage.storage import utcnow
 from crisis_triage.triage import (
     SIGNATURE_HEADER,
     DeliveryJob,
+    alert_integrity_failure,
     escalate_overdue,
     lease_due,
     record_attempt,
@@ -41,10 +43,25 @@ class Worker:
     def __init__(self, state: ServiceState, transport: httpx.BaseTransport | None = None) -> None:
         self.state = state
         self.transport = transport
+        self._alerted: set[tuple[str, int | None]] = set()  # one alert per value per process
+
+    def _alert_integrity_failures(self) -> None:
+        failures = self.state.integrity_failures
+        if not failures:
+            return
+        with self.state.sessions() as session:
+            while failures:
+                failure = failures.popleft()
+                if (failure.column, failure.row) in self._alerted:
+                    continue
+                self._alerted.add((failure.column, failure.row))
+                alert_integrity_failure(session, self.state.policy, failure, now=utcnow())
+            session.commit()
 
     def run_once(self, now: datetime | None = None) -> WorkerReport:
         report = WorkerReport()
         self.state.refresh_policy()  # settings an admin changed, in any process
+        self._alert_integrity_failures()
         with self.state.sessions() as session:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
         for case_id in report.escalated:

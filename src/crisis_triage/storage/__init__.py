@@ -14,12 +14,21 @@ from crisis_triage.storage._chain import (
     chain_mac,
 )
 from crisis_triage.storage._crypto import (
+    CiphertextIntegrityError,
     DecryptionError,
     EncryptionError,
     KeyRing,
     generate_key_line,
 )
-from crisis_triage.storage._encrypted import UNREADABLE_TEXT, engine_keyring
+from crisis_triage.storage._encrypted import (
+    INTEGRITY_ERROR_TEXT,
+    UNREADABLE_TEXT,
+    WITHHELD_TEXTS,
+    IntegrityFailure,
+    bind_rows,
+    engine_keyring,
+    on_integrity_failure,
+)
 from crisis_triage.storage._engine import (
     MIGRATIONS_DIR,
     DatabaseError,
@@ -59,8 +68,10 @@ from crisis_triage.storage._types import UTCDateTime, utcnow
 __all__ = [
     "CHAIN_FORMAT_VERSION",
     "GENESIS_HASH",
+    "INTEGRITY_ERROR_TEXT",
     "MIGRATIONS_DIR",
     "UNREADABLE_TEXT",
+    "WITHHELD_TEXTS",
     "Alert",
     "ApiKey",
     "AuditEntry",
@@ -70,10 +81,12 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Checkpoint",
+    "CiphertextIntegrityError",
     "ColumnCounts",
     "DatabaseError",
     "DecryptionError",
     "EncryptionError",
+    "IntegrityFailure",
     "KeyRing",
     "Message",
     "PatientReply",
@@ -82,6 +95,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "WebhookDelivery",
+    "bind_rows",
     "canonical_form",
     "chain_mac",
     "check_database",
@@ -97,6 +111,7 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "normalise_url",
+    "on_integrity_failure",
     "prepare_database",
     "release_old_pages",
     "rotate_keys",

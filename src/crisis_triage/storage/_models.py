@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 
-from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText
+from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText, listen_for_binding
 from crisis_triage.storage._types import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -307,3 +307,8 @@ class SettingOverride(Base):
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# Encrypted values written through the ORM are bound to their row once it has an id.
+for _model in (Message, Case, CaseEvent, PatientReply):
+    listen_for_binding(_model)

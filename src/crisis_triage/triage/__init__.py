@@ -28,6 +28,7 @@ from crisis_triage.triage._admin import (
 from crisis_triage.triage._alerts import (
     AlertKind,
     TriagePolicy,
+    alert_integrity_failure,
     alerts_after,
     latest_alert_id,
     queue_auto_reply,
@@ -218,6 +219,7 @@ __all__ = [
     "TriagePolicy",
     "UserRow",
     "Workload",
+    "alert_integrity_failure",
     "alert_load",
     "alerts_after",
     "append_checkpoint",

@@ -6,8 +6,11 @@ Create Date: 2026-12-06
 
 ``audit_log.key_id``, and every existing entry re-chained with the HMAC of the active key (the
 guard triggers are lifted for this transaction only); the chain before was a plain SHA-256
-that anyone with write access could recompute.  Needs the service's encryption keys, as every
-later start does.
+that anyone with write access could recompute.  Then every encrypted value is rewritten bound
+to its row (AES-GCM associated data with the row id; the key rotation's pass), so that a
+ciphertext moved to another row no longer opens.  Needs the service's encryption keys, as every
+later start does; values under keys not in the ring are left as they are (and read as
+unavailable, as before).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import sqlalchemy as sa
 from alembic import op
 
 from crisis_triage.storage._chain import GENESIS_HASH, chain_mac
-from crisis_triage.storage._encrypted import engine_keyring
+from crisis_triage.storage._crypto import DecryptionError
+from crisis_triage.storage._encrypted import EncryptedJSON, engine_keyring
 from crisis_triage.storage._models import AuditEntry
+from crisis_triage.storage._rotation import ColumnCounts, encrypted_columns, rotate_batch
 
 revision = "0007"
 down_revision = "0004"
@@ -39,13 +44,48 @@ def upgrade() -> None:
             batch.add_column(sa.Column("key_id", sa.String(length=32), nullable=True))
         keyring = engine_keyring(op.get_bind())
         _rechain(lambda entry: chain_mac(keyring, entry), key_id=keyring.active_id)
+    _bind_ciphertexts_to_rows()
+
+
+def _bind_ciphertexts_to_rows() -> None:
+    connection = op.get_bind()
+    keyring = engine_keyring(connection)
+    for table, column in encrypted_columns():
+        last_id: int | None = 0
+        while last_id is not None:
+            last_id = rotate_batch(connection, table, column, keyring, last_id, 500, ColumnCounts())
 
 
 def downgrade() -> None:
+    _unbind_ciphertexts()
     with _guards_lifted():
         _rechain(_unkeyed_hash, key_id=None)
         with op.batch_alter_table("audit_log") as batch:
             batch.drop_column("key_id")
+
+
+def _unbind_ciphertexts() -> None:
+    """Back to revision 0006's envelopes (bound to the column only), which it can read."""
+    connection = op.get_bind()
+    keyring = engine_keyring(connection)
+    for table, column in encrypted_columns():
+        is_json = isinstance(column.type, EncryptedJSON)
+        context = column.type.context  # type: ignore[attr-defined]
+        raw = sa.cast(column, sa.Text)
+        rows = connection.execute(
+            sa.select(table.c.id, raw.label("raw")).where(raw.like("%ct2:%"))
+        ).all()
+        for row in rows:
+            stored = json.loads(row.raw) if is_json else row.raw
+            try:
+                plain = keyring.decrypt(stored, context, row=row.id)
+            except DecryptionError:
+                continue  # under a key not in the ring: unreadable either way
+            unbound = keyring.encrypt(plain, context)
+            value = sa.type_coerce(unbound, sa.JSON if is_json else sa.Text)
+            connection.execute(
+                sa.update(table).where(table.c.id == row.id).values({column.name: value})
+            )
 
 
 def _rechain(make_hash: Callable[[Any], str], *, key_id: str | None) -> None:
