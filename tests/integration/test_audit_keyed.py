@@ -9,12 +9,17 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from service_helpers import settings_for
 from typer.testing import CliRunner
 
 from crisis_triage.cli import app
+from crisis_triage.service import create_app
+from crisis_triage.service._worker import Worker
 from crisis_triage.storage import (
     GENESIS_HASH,
+    Checkpoint,
     downgrade,
     generate_key_line,
     make_engine,
@@ -184,3 +189,34 @@ def test_the_migration_keys_an_existing_unkeyed_log(tmp_path: Path) -> None:
     assert report.ok and report.entries == 3 and len(report.key_ids) == 1
     with sqlite3.connect(tmp_path / "old.db") as connection, pytest.raises(sqlite3.DatabaseError):
         connection.execute("DELETE FROM audit_log")  # the guards are back
+
+
+def test_the_worker_publishes_checkpoints_to_a_file_and_a_webhook(db: Path, tmp_path: Path) -> None:
+    got: list[httpx.Request] = []
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        got.append(request)
+        return httpx.Response(200)
+
+    kept = tmp_path / "elsewhere" / "checkpoints.jsonl"
+    settings = settings_for(
+        f"sqlite:///{db}",
+        audit_checkpoint_minutes=60,
+        audit_checkpoint_file=kept,
+        webhook_urls=["http://hooks.example.test/audit"],
+    )
+    app = create_app(settings, scorer=None)
+    state = app.state.service
+    worker = Worker(
+        state, transport=httpx.MockTransport(lambda r: got.append(r) or httpx.Response(200))
+    )
+    worker.run_once()
+    worker.run_once()  # within the hour: no second checkpoint
+    state.engine.dispose()
+    [line] = kept.read_text().splitlines()
+    checkpoint = Checkpoint.from_json(line)
+    assert (checkpoint.entry_id, checkpoint.entries, checkpoint.key_id) == (5, 5, "k1")
+    [request] = got
+    assert request.headers["X-Crisis-Triage-Event"] == "audit.checkpoint"
+    assert json.loads(request.content)["data"]["signature"] == checkpoint.signature
+    assert _verify("--checkpoints", str(kept))[0] == 0

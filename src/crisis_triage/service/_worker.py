@@ -23,6 +23,7 @@ from crisis_triage.triage import (
     alert_integrity_failure,
     escalate_overdue,
     lease_due,
+    publish_checkpoint,
     record_attempt,
     renew_lease,
     sign,
@@ -44,6 +45,23 @@ class Worker:
         self.state = state
         self.transport = transport
         self._alerted: set[tuple[str, int | None]] = set()  # one alert per value per process
+        self._next_checkpoint = 0.0  # time.monotonic() of the next audit checkpoint
+
+    def _checkpoint_audit_log(self) -> None:
+        settings = self.state.settings
+        if settings.audit_checkpoint_minutes is None or time.monotonic() < self._next_checkpoint:
+            return
+        self._next_checkpoint = time.monotonic() + 60 * settings.audit_checkpoint_minutes
+        with self.state.sessions() as session:
+            try:
+                publish_checkpoint(
+                    session,
+                    file=settings.audit_checkpoint_file,
+                    webhook_urls=self.state.policy.webhook_urls,
+                )
+            except OSError as exc:  # the file's place is unavailable: try again in a minute
+                self._next_checkpoint = time.monotonic() + 60
+                log.error("audit checkpoint not written: %s", type(exc).__name__)
 
     def _alert_integrity_failures(self) -> None:
         failures = self.state.integrity_failures
@@ -62,6 +80,7 @@ class Worker:
         report = WorkerReport()
         self.state.refresh_policy()  # settings an admin changed, in any process
         self._alert_integrity_failures()
+        self._checkpoint_audit_log()
         with self.state.sessions() as session:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
         for case_id in report.escalated:

@@ -46,6 +46,7 @@ from crisis_triage.triage._audit_checkpoint import (
     append_checkpoint,
     check_checkpoints,
     make_checkpoint,
+    publish_checkpoint,
     read_checkpoints,
 )
 from crisis_triage.triage._audit_query import (
@@ -263,6 +264,7 @@ __all__ = [
     "oversight",
     "parse_reasons",
     "patient_history",
+    "publish_checkpoint",
     "purge_expired_text",
     "queue_auto_reply",
     "queue_sort_key",

@@ -9,13 +9,15 @@ it is checked later: the entry it names must still be there with the same hash.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import AuditEntry, Checkpoint, engine_keyring, utcnow
+from crisis_triage.storage import AuditEntry, Checkpoint, WebhookDelivery, engine_keyring, utcnow
 
 
 def make_checkpoint(session: Session) -> Checkpoint | None:
@@ -43,6 +45,35 @@ def append_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     path.touch(mode=0o600, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(checkpoint.to_json() + "\n")
+
+
+def publish_checkpoint(
+    session: Session,
+    *,
+    file: Path | None,
+    webhook_urls: Sequence[str],
+    now: datetime | None = None,
+) -> Checkpoint | None:
+    """Checkpoint the head now: appended to ``file`` and queued as an ``audit.checkpoint``
+    webhook to each URL (commits).  None while the log is empty."""
+    checkpoint = make_checkpoint(session)
+    if checkpoint is None:
+        return None
+    if file is not None:
+        append_checkpoint(file, checkpoint)
+    now = now or utcnow()
+    for url in webhook_urls:
+        session.add(
+            WebhookDelivery(
+                event="audit.checkpoint",
+                url=url,
+                payload=asdict(checkpoint),
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    session.commit()
+    return checkpoint
 
 
 def read_checkpoints(path: Path) -> list[Checkpoint]:
