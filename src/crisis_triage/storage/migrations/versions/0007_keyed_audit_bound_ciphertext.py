@@ -33,7 +33,7 @@ from crisis_triage.storage._models import AuditEntry
 from crisis_triage.storage._rotation import ColumnCounts, encrypted_columns, rotate_batch
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
