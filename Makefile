@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
+BROWSER_HINT := browser tests skipped (headless Chromium missing). To run them: \
+	sudo apt-get install chromium chromium-driver \
+	&& CRISIS_TRIAGE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser
+
 test: install
-	$(BIN)/python -m pytest
+	@status=0; $(BIN)/python -m pytest || status=$$?; \
+	if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "$(BROWSER_HINT)"; fi; exit $$status
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crisis_triage.storage import (
     AuditEntry,
     AuditLogIsAppendOnlyError,
+    engine_keyring,
     make_engine,
     make_session_factory,
 )
@@ -49,7 +50,8 @@ def test_entries_form_a_chain_that_verifies(session: Session) -> None:
     assert entries[0].prev_hash == GENESIS_HASH
     assert [e.prev_hash for e in entries[1:]] == [e.entry_hash for e in entries[:-1]]
     session.expire_all()  # recompute from what the database returns, not from memory
-    assert all(hash_entry(e) == e.entry_hash for e in session.scalars(select(AuditEntry)))
+    keyring = engine_keyring(session.get_bind())
+    assert all(hash_entry(e, keyring) == e.entry_hash for e in session.scalars(select(AuditEntry)))
     first = entries[0]
     assert (first.actor_kind, first.actor_id, first.actor_name) == ("user", 7, "alice")
     assert first.origin == "203.0.113.9" and first.details == {"n": 0}
@@ -159,8 +161,9 @@ def test_the_chain_cannot_fork(session: Session) -> None:
         action="case.claim",
         outcome="ok",
         prev_hash=GENESIS_HASH,
+        key_id=entry.key_id,
     )
-    fork.entry_hash = hash_entry(fork)
+    fork.entry_hash = hash_entry(fork, engine_keyring(session.get_bind()))
     session.add(fork)
     with pytest.raises(IntegrityError):
         session.flush()

@@ -38,7 +38,7 @@ def audited_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_verify_passes_on_an_intact_log(audited_db: Path) -> None:
     result = CliRunner().invoke(app, ["audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert "intact: 4 entries; head entry 4 " in result.output
+    assert "intact: 4 entries under key(s) dev; head entry 4 " in result.output
 
 
 def test_verify_fails_at_the_tampered_entry(audited_db: Path) -> None:

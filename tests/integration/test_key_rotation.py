@@ -29,7 +29,7 @@ def _key_ids(engine: Engine) -> set[str]:
     ids = set()
     for table, column in COLUMNS:
         for value in raw_values(engine, table, column):
-            ids.add(value.lstrip('"').split(":", 2)[1] if "ct1:" in value else "plaintext")
+            ids.add(value.lstrip('"').split(":", 2)[1] if "ct2:" in value else "plaintext")
     return ids
 
 

@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crisis_triage.service import Settings
-from crisis_triage.storage import DecryptionError, EncryptionError, KeyRing, generate_key_line
+from crisis_triage.storage import (
+    CiphertextIntegrityError,
+    DecryptionError,
+    EncryptionError,
+    KeyRing,
+    generate_key_line,
+)
 from crisis_triage.storage._keys import dev_key_path, keyring_from_environment, load_keyring
 
 SECRET = "I have the pills counted out for tonight"
@@ -171,3 +177,31 @@ def test_production_refuses_to_start_without_a_configured_key(
     with pytest.raises(EncryptionError, match="no encryption key"):
         keyring_from_environment(url)
     assert dev_key_path(url) is not None and not dev_key_path(url).exists()  # type: ignore[union-attr]
+
+
+def test_a_value_bound_to_a_row_opens_only_in_that_row() -> None:
+    keys = ring("a")
+    stored = keys.encrypt(SECRET, "messages.text", row=1)
+    assert stored.startswith("ct2:a:")
+    assert keys.decrypt(stored, "messages.text", row=1) == SECRET
+    with pytest.raises(CiphertextIntegrityError, match=r"messages\.text row 2"):
+        keys.decrypt(stored, "messages.text", row=2)
+    with pytest.raises(DecryptionError, match="bound to a row"):
+        keys.decrypt(stored, "messages.text")
+
+
+def test_an_unbound_value_opens_in_a_row_only_when_asked_to() -> None:
+    keys = ring("a")
+    unbound = keys.encrypt(SECRET, "messages.text")
+    with pytest.raises(CiphertextIntegrityError, match="not bound to its row"):
+        keys.decrypt(unbound, "messages.text", row=1)
+    assert keys.decrypt(unbound, "messages.text", row=1, accept_unbound=True) == SECRET
+
+
+def test_mac_keys_are_per_key_and_not_the_encryption_key() -> None:
+    keys = ring("a", "b")
+    assert keys.mac(b"entry") == keys.mac(b"entry", "a") != keys.mac(b"entry", "b")
+    assert keys.check_mac(b"entry", "b", keys.mac(b"entry", "b"))
+    assert not keys.check_mac(b"entry!", "b", keys.mac(b"entry", "b"))
+    with pytest.raises(DecryptionError, match="'c' is not in the key ring"):
+        keys.mac(b"entry", "c")

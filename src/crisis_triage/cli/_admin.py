@@ -28,17 +28,17 @@ app.add_typer(keys_app, name="apikeys")
 
 @contextmanager
 def database_session() -> Iterator[Session]:
-    """A session on the configured database, which must already be migrated."""
+    """A session on the configured database (an embedded SQLite one is created on first use)."""
     from crisis_triage.storage import (
         DatabaseError,
-        check_database,
         make_engine,
         make_session_factory,
+        prepare_database,
     )
 
     engine = make_engine(load_settings().resolved_database_url())
     try:
-        check_database(engine)
+        prepare_database(engine)
     except DatabaseError as exc:
         engine.dispose()
         typer.echo(f"error: {exc}", err=True)

@@ -17,6 +17,7 @@ from crisis_triage.cli._app import app
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from crisis_triage.storage import Checkpoint
     from crisis_triage.triage import AuditFilter
 
 audit_app = typer.Typer(help="Check and export the audit log.", no_args_is_help=True)
@@ -37,37 +38,83 @@ def audit_verify(
             help="a head printed by an earlier verify and kept elsewhere: it must still be there",
         ),
     ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            help="a file of signed checkpoints (`audit checkpoint`): each must still hold",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
-    """Recompute the audit log's hash chain.  Exit code 0 when intact, 1 at the first broken
-    entry (its id is printed).  Keep the printed head elsewhere and pass it back with --head
-    later: an intact chain that no longer holds that entry with that hash was cut or rewritten."""
+    """Check the audit log's keyed chain.  Exit code 0 when intact, 1 at the first broken
+    entry (its id is printed).  Keep checkpoints elsewhere (`audit checkpoint -o FILE`) and
+    pass them back with --checkpoints: a chain that no longer holds the entries they name was
+    cut short or rewritten."""
     from crisis_triage.storage import AuditEntry
-    from crisis_triage.triage import verify_chain
+    from crisis_triage.triage import check_checkpoints, verify_chain
 
     kept = _kept_head(head) if head is not None else None
+    kept_checkpoints = _read(checkpoints) if checkpoints is not None else []
     with database_session() as session:
         report = verify_chain(session)
         kept_entry = session.get(AuditEntry, kept[0]) if kept is not None else None
+        problems = check_checkpoints(session, kept_checkpoints)
+    keys = ", ".join(report.key_ids) or "none"
     if not report.ok:
         typer.echo(
             f"audit log BROKEN at entry {report.broken_id}: {report.problem}; "
-            f"the {report.entries} entries before it are intact",
+            f"the {report.entries} entries before it are intact (keys {keys})",
             err=True,
         )
         raise typer.Exit(1)
     if kept is not None and (kept_entry is None or kept_entry.entry_hash != kept[1]):
         what = "is gone" if kept_entry is None else "has another hash"
-        typer.echo(
-            f"audit log REWRITTEN: the kept head entry {kept[0]} {what} "
-            "(the chain was cut or recomputed)",
-            err=True,
-        )
+        problems.append(f"the kept head entry {kept[0]} {what} (the chain was cut or recomputed)")
+    if problems:
+        for problem in problems:
+            typer.echo(f"audit log CUT OR REWRITTEN: {problem}", err=True)
         raise typer.Exit(1)
     noun = "entry" if report.entries == 1 else "entries"
     head_text = f"entry {report.head_id} {report.head_hash}" if report.head_id else "empty"
-    typer.echo(f"audit log intact: {report.entries} {noun}; head {head_text}")
+    typer.echo(f"audit log intact: {report.entries} {noun} under key(s) {keys}; head {head_text}")
     if kept is not None:
         typer.echo(f"the kept head entry {kept[0]} is unchanged")
+    if kept_checkpoints:
+        typer.echo(f"{len(kept_checkpoints)} checkpoint(s) hold")
+
+
+def _read(path: Path) -> list[Checkpoint]:
+    from crisis_triage.triage import read_checkpoints
+
+    try:
+        return read_checkpoints(path)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: --checkpoints: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="the checkpoint file to append to", dir_okay=False),
+    ],
+) -> None:
+    """Append a signed checkpoint of the audit log's head to a file; keep that file where the
+    database's administrators cannot write, and run this periodically (cron, a systemd timer)."""
+    from crisis_triage.triage import append_checkpoint, make_checkpoint
+
+    with database_session() as session:
+        checkpoint = make_checkpoint(session)
+    if checkpoint is None:
+        typer.echo("the audit log is empty: nothing to checkpoint")
+        return
+    append_checkpoint(output, checkpoint)
+    typer.echo(
+        f"checkpoint: entry {checkpoint.entry_id} of {checkpoint.entries}, "
+        f"key {checkpoint.key_id}, appended to {output}"
+    )
 
 
 def _kept_head(value: str) -> tuple[int, str]:

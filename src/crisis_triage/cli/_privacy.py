@@ -50,8 +50,8 @@ def keys_rotate(
     from crisis_triage.storage import (
         ColumnCounts,
         DatabaseError,
-        check_database,
         make_engine,
+        prepare_database,
         rotate_keys,
     )
     from crisis_triage.triage import AuditActor, record_audit
@@ -61,7 +61,7 @@ def keys_rotate(
     keyring = settings.keyring()
     engine = make_engine(url, keyring=keyring)
     try:
-        check_database(engine)
+        prepare_database(engine)
     except DatabaseError as exc:
         engine.dispose()
         typer.echo(f"error: {exc}", err=True)

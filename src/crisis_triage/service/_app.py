@@ -33,7 +33,7 @@ from crisis_triage.service._security import SecurityMiddleware
 from crisis_triage.service._semantic import SemanticWorker
 from crisis_triage.service._settings import Settings
 from crisis_triage.service._worker import Worker
-from crisis_triage.storage import make_engine, make_session_factory
+from crisis_triage.storage import make_engine, make_session_factory, on_integrity_failure
 from crisis_triage.triage import install_redaction, log_tier_status
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ def create_app(
     )
     log_tier_status(state.tiers)
 
+    on_integrity_failure(engine, state.integrity_failures.append)
     worker = Worker(state, transport=webhook_transport)
     semantic = SemanticWorker(state)
 

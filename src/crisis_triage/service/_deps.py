@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -20,7 +21,7 @@ from crisis_triage.detector import Scorer
 from crisis_triage.service._access_log import record_caller
 from crisis_triage.service._errors import ApiError
 from crisis_triage.service._settings import Settings
-from crisis_triage.storage import ApiKey, User
+from crisis_triage.storage import ApiKey, IntegrityFailure, User
 from crisis_triage.triage import (
     API_KEY_PREFIX,
     Actor,
@@ -94,6 +95,9 @@ class ServiceState:
     tiers: TierStatus = field(init=False)  # which scoring tiers the model offers
     # The semantic backlog as the running semantic worker last read it (None: no worker runs).
     backlog: SemanticBacklog | None = None
+    # Stored values that failed their integrity check when read (storage.on_integrity_failure);
+    # the worker raises an operator alert for each.
+    integrity_failures: deque[IntegrityFailure] = field(default_factory=lambda: deque(maxlen=1000))
 
     def __post_init__(self) -> None:
         self.api_keys = ApiKeyCache(self.settings.api_key_cache_seconds)

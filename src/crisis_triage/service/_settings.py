@@ -124,6 +124,17 @@ class Settings(BaseSettings):
         description="the same for cases resolved as a confirmed or missed crisis (clinical "
         "records may need longer); unset: RETENTION_TEXT_DAYS",
     )
+    audit_checkpoint_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="the worker writes a signed checkpoint of the audit log's head this often, "
+        "to AUDIT_CHECKPOINT_FILE and as an audit.checkpoint webhook; unset: never",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="a file (kept where the database's administrators cannot write) that "
+        "checkpoints are appended to; `crisis-triage audit verify --checkpoints` reads it",
+    )
     max_in_flight: int | None = Field(
         default=None,
         ge=1,

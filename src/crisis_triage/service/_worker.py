@@ -10,18 +10,22 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 import httpx
 
 from crisis_triage.service._deps import ServiceState
+from crisis_triage.storage import utcnow
 from crisis_triage.triage import (
     SIGNATURE_HEADER,
     DeliveryJob,
+    alert_integrity_failure,
     escalate_overdue,
     lease_due,
+    publish_checkpoint,
     record_attempt,
+    renew_lease,
     sign,
 )
 
@@ -40,23 +44,61 @@ class Worker:
     def __init__(self, state: ServiceState, transport: httpx.BaseTransport | None = None) -> None:
         self.state = state
         self.transport = transport
+        self._alerted: set[tuple[str, int | None]] = set()  # one alert per value per process
+        self._next_checkpoint = 0.0  # time.monotonic() of the next audit checkpoint
+
+    def _checkpoint_audit_log(self) -> None:
+        settings = self.state.settings
+        if settings.audit_checkpoint_minutes is None or time.monotonic() < self._next_checkpoint:
+            return
+        self._next_checkpoint = time.monotonic() + 60 * settings.audit_checkpoint_minutes
+        with self.state.sessions() as session:
+            try:
+                publish_checkpoint(
+                    session,
+                    file=settings.audit_checkpoint_file,
+                    webhook_urls=self.state.policy.webhook_urls,
+                )
+            except OSError as exc:  # the file's place is unavailable: try again in a minute
+                self._next_checkpoint = time.monotonic() + 60
+                log.error("audit checkpoint not written: %s", type(exc).__name__)
+
+    def _alert_integrity_failures(self) -> None:
+        failures = self.state.integrity_failures
+        if not failures:
+            return
+        with self.state.sessions() as session:
+            while failures:
+                failure = failures.popleft()
+                if (failure.column, failure.row) in self._alerted:
+                    continue
+                self._alerted.add((failure.column, failure.row))
+                alert_integrity_failure(session, self.state.policy, failure, now=utcnow())
+            session.commit()
 
     def run_once(self, now: datetime | None = None) -> WorkerReport:
         report = WorkerReport()
         self.state.refresh_policy()  # settings an admin changed, in any process
+        self._alert_integrity_failures()
+        self._checkpoint_audit_log()
         with self.state.sessions() as session:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
         for case_id in report.escalated:
             log.warning("case %d escalated: crisis unacknowledged", case_id)
+        settings = self.state.settings
+        # Long enough for one send to time out and be recorded; renewed before every send.
+        lease = timedelta(seconds=2 * settings.webhook_timeout_seconds + 1)
         with self.state.sessions() as session:
-            jobs = lease_due(session, now=now)
+            jobs = lease_due(session, now=now, lease=lease)
         if not jobs:
             return report
-        settings = self.state.settings
         with httpx.Client(
             transport=self.transport, timeout=settings.webhook_timeout_seconds
         ) as client:
             for job in jobs:
+                with self.state.sessions() as session:
+                    if not renew_lease(session, job, lease=lease, now=now):
+                        continue  # our lease ran out and another worker has it now
                 status_code, error = self._send(client, job)
                 with self.state.sessions() as session:
                     outcome = record_attempt(
@@ -66,6 +108,7 @@ class Worker:
                         status_code=status_code,
                         error=error,
                         now=now,
+                        attempt=job.attempt,
                     )
                 if outcome == "delivered":
                     report.delivered += 1

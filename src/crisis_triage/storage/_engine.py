@@ -161,3 +161,25 @@ def check_database(engine: Engine) -> None:
             f"database schema is at {revision or 'nothing'}, expected {head_revision()}: "
             "run `crisis-triage db upgrade`"
         )
+
+
+def is_embedded(engine: Engine) -> bool:
+    """True for SQLite: the database is a file this process may create and migrate itself."""
+    return engine.dialect.name == "sqlite"
+
+
+def prepare_database(engine: Engine) -> None:
+    """Make ``engine`` ready for a command, or raise DatabaseError saying what to do.
+
+    An embedded SQLite database (the default) is created and migrated on first use, as ``serve``
+    does.  A server database (PostgreSQL) is never migrated behind its operator's back: it must
+    already be at the packaged head (``crisis-triage db upgrade``).
+    """
+    if is_embedded(engine):
+        try:
+            upgrade(engine)
+        except Exception as exc:
+            raise DatabaseError(
+                f"cannot create or migrate the database ({type(exc).__name__})"
+            ) from None
+    check_database(engine)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 
-from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText
+from crisis_triage.storage._encrypted import EncryptedJSON, EncryptedText, listen_for_binding
 from crisis_triage.storage._types import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -270,8 +270,9 @@ class AuditEntry(Base):
     """One entry of the append-only, hash-chained audit log (see ``triage.record_audit``).
 
     Who (actor kind/id/name), what (action, outcome, ids), when (``at``), from where
-    (``origin``); ``details`` holds ids, codes and counts only.  ``entry_hash`` is the SHA-256 of
-    the entry's canonical form including ``prev_hash``, the previous entry's hash.  The
+    (``origin``); ``details`` holds ids, codes and counts only.  ``entry_hash`` is the HMAC of
+    the entry's canonical form including ``prev_hash``, the previous entry's hash, under the key
+    ``key_id`` names (``storage.chain_mac``).  The
     application refuses to update or delete these rows, and so do database triggers.
     """
 
@@ -292,6 +293,8 @@ class AuditEntry(Base):
     # Unique: two entries can never follow the same one, so the chain cannot fork.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The key ring's id of the key whose MAC key made ``entry_hash`` (see storage._chain).
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_audit_log_at", "at"),
@@ -332,3 +335,8 @@ class SettingOverride(Base):
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# Encrypted values written through the ORM are bound to their row once it has an id.
+for _model in (Message, Case, CaseEvent, PatientReply):
+    listen_for_binding(_model)

@@ -1,5 +1,6 @@
 """Queue domain logic, no HTTP: ingest, priority order, case state machine, alerts, accounts."""
 
+from crisis_triage.storage import GENESIS_HASH
 from crisis_triage.triage._accounts import (
     API_KEY_PREFIX,
     DEFAULT_SCOPES,
@@ -32,6 +33,7 @@ from crisis_triage.triage._alerts import (
     AlertKind,
     CrisisFacts,
     TriagePolicy,
+    alert_integrity_failure,
     alerts_after,
     latest_alert_id,
     queue_auto_reply,
@@ -40,12 +42,18 @@ from crisis_triage.triage._alerts import (
 )
 from crisis_triage.triage._audit import (
     ANONYMOUS,
-    GENESIS_HASH,
     AuditActor,
     AuditValue,
     audit_origin,
     hash_entry,
     record_audit,
+)
+from crisis_triage.triage._audit_checkpoint import (
+    append_checkpoint,
+    check_checkpoints,
+    make_checkpoint,
+    publish_checkpoint,
+    read_checkpoints,
 )
 from crisis_triage.triage._audit_query import (
     EXPORT_FIELDS,
@@ -93,6 +101,7 @@ from crisis_triage.triage._outbox import (
     backoff,
     lease_due,
     record_attempt,
+    renew_lease,
     sign,
     verify,
 )
@@ -245,8 +254,10 @@ __all__ = [
     "TriagePolicy",
     "UserRow",
     "Workload",
+    "alert_integrity_failure",
     "alert_load",
     "alerts_after",
+    "append_checkpoint",
     "apply_action",
     "apply_overrides",
     "audit_entries",
@@ -254,6 +265,7 @@ __all__ = [
     "authenticate",
     "backoff",
     "case_events",
+    "check_checkpoints",
     "check_disposition",
     "check_permission",
     "claim_next",
@@ -284,6 +296,7 @@ __all__ = [
     "list_users",
     "load_overrides",
     "log_tier_status",
+    "make_checkpoint",
     "message_previews",
     "model_version",
     "next_status",
@@ -291,14 +304,17 @@ __all__ = [
     "oversight",
     "parse_reasons",
     "patient_history",
+    "publish_checkpoint",
     "purge_expired_text",
     "queue_auto_reply",
     "queue_sort_key",
     "raise_alert",
     "raise_crisis_alert",
+    "read_checkpoints",
     "record_attempt",
     "record_audit",
     "redact",
+    "renew_lease",
     "rescore_pending",
     "reset_password",
     "resolve_api_key",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import Alert, PatientReply, WebhookDelivery
+from crisis_triage.storage import Alert, IntegrityFailure, PatientReply, WebhookDelivery
 
 
 class AlertKind(StrEnum):
@@ -137,6 +137,26 @@ def raise_crisis_alert(
         now=now,
     )
     return alert
+
+
+def alert_integrity_failure(
+    session: Session, policy: TriagePolicy, failure: IntegrityFailure, *, now: datetime
+) -> Alert:
+    """An operator alert: a stored value failed its integrity check (moved from another row,
+    tampered, or plaintext put in behind the application's back).  Ids only, never text."""
+    message_id = failure.row if failure.column.startswith("messages.") else None
+    case_id = failure.row if failure.column.startswith("cases.") else None
+    return raise_alert(
+        session,
+        policy,
+        AlertKind.OPERATOR,
+        f"integrity error: {failure.column} of row {failure.row} was not written for it "
+        "(shown as withheld)",
+        now=now,
+        message_id=message_id,
+        case_id=case_id,
+        payload={"reason": "integrity_error", "column": failure.column, "row": failure.row},
+    )
 
 
 def queue_auto_reply(

@@ -4,29 +4,37 @@ Code that shows message text or notes to a person, or changes a case, user, key 
 calls ``record_audit`` in the same transaction, as late as it can (just before the commit):
 appending takes the chain's lock until that transaction ends.
 
-Every entry is chained to the one before: ``entry_hash`` is the SHA-256 of the entry's
-canonical form (sorted-key JSON, see ``canonical_form``) which includes ``prev_hash``, the
-previous entry's hash (``GENESIS_HASH`` for the first).  Changing, removing or reordering an
-entry breaks the chain from there on (``verify_chain`` finds it).  Appends are serialised so
-that concurrent transactions form one chain: a transaction-level advisory lock on PostgreSQL,
-the database write lock on SQLite; a unique ``prev_hash`` makes a fork impossible regardless.
-The hash is not keyed: see docs/audit.md for why, and for anchoring the chain's head.
+Every entry is chained to the one before and keyed: ``entry_hash`` is the HMAC-SHA256 of the
+entry's canonical form (``storage.canonical_form``), which includes ``prev_hash`` (the previous
+entry's hash, ``GENESIS_HASH`` for the first) and ``key_id``, the key of the engine's key ring
+that made it (the active one when written; the audit log rotates with the encryption keys).
+Changing, removing or reordering an entry breaks the chain from there on, and without the key
+it cannot be recomputed (``verify_chain`` finds it).  Appends are serialised so that concurrent
+transactions form one chain: a transaction-level advisory lock on PostgreSQL, the database
+write lock on SQLite; a unique ``prev_hash`` makes a fork impossible regardless.  Cutting the
+newest entries off is found against a checkpoint kept elsewhere (``_audit_checkpoint``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import AuditEntry, lock_for_write, utcnow
+from crisis_triage.storage import (
+    GENESIS_HASH,
+    AuditEntry,
+    KeyRing,
+    chain_mac,
+    engine_keyring,
+    lock_for_write,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from crisis_triage.storage import ApiKey, User
@@ -36,12 +44,10 @@ audit_origin: ContextVar[str | None] = ContextVar("crisis_triage_audit_origin", 
 
 AuditValue = str | int | float | bool | None
 
-GENESIS_HASH = "0" * 64
 # Key of the PostgreSQL advisory lock that serialises appends (any fixed 64-bit number).
 _CHAIN_LOCK_KEY = 7_413_019_823
 # Details carry ids, codes and counts: a longer string is most likely text that must not be here.
 MAX_DETAIL_LENGTH = 128
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -73,30 +79,9 @@ class AuditActor:
 ANONYMOUS = AuditActor(kind="anonymous", id=None, name="")
 
 
-def canonical_form(entry: AuditEntry) -> bytes:
-    """The bytes that ``entry_hash`` covers: every field but ``id`` and the hash itself."""
-    document: dict[str, Any] = {
-        "v": FORMAT_VERSION,
-        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor_kind": entry.actor_kind,
-        "actor_id": entry.actor_id,
-        "actor_name": entry.actor_name,
-        "origin": entry.origin,
-        "action": entry.action,
-        "outcome": entry.outcome,
-        "patient_id": entry.patient_id,
-        "case_id": entry.case_id,
-        "message_id": entry.message_id,
-        "details": entry.details,
-        "prev_hash": entry.prev_hash,
-    }
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def hash_entry(entry: AuditEntry) -> str:
-    return hashlib.sha256(canonical_form(entry)).hexdigest()
+def hash_entry(entry: AuditEntry, keyring: KeyRing) -> str:
+    """The ``entry_hash`` that ``entry`` must carry (its MAC under the key it names)."""
+    return chain_mac(keyring, entry)
 
 
 def _checked_details(details: Mapping[str, AuditValue] | None) -> dict[str, AuditValue] | None:
@@ -163,7 +148,9 @@ def record_audit(
     _lock_chain(session)
     previous = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
     entry.prev_hash = previous or GENESIS_HASH
-    entry.entry_hash = hash_entry(entry)
+    keyring = engine_keyring(session.get_bind())
+    entry.key_id = keyring.active_id
+    entry.entry_hash = hash_entry(entry, keyring)
     session.add(entry)
     session.flush()
     return entry

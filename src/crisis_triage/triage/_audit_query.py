@@ -1,4 +1,4 @@
-"""Reading the audit log: checking its hash chain, and selecting entries for an export."""
+"""Reading the audit log: checking its keyed chain, and selecting entries for an export."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import AuditEntry
-from crisis_triage.triage._audit import GENESIS_HASH, hash_entry
+from crisis_triage.storage import (
+    GENESIS_HASH,
+    AuditEntry,
+    KeyRing,
+    canonical_form,
+    engine_keyring,
+)
 
 # Entries fetched per round trip when walking the whole log.
 _BATCH = 1000
@@ -19,43 +24,61 @@ _BATCH = 1000
 
 @dataclass(frozen=True)
 class ChainReport:
-    """What ``verify_chain`` found: how many entries held, and the first that did not."""
+    """What ``verify_chain`` found: how many entries held, under which keys, and the first
+    that did not."""
 
     entries: int
     head_id: int | None
     head_hash: str
     broken_id: int | None = None
     problem: str | None = None
+    key_ids: tuple[str, ...] = ()  # the keys that made the entries that held, oldest first
 
     @property
     def ok(self) -> bool:
         return self.broken_id is None
 
 
+def _problem(entry: AuditEntry, previous: str, keyring: KeyRing) -> str | None:
+    if entry.prev_hash != previous:
+        return "prev_hash does not match the entry before it (removed or reordered)"
+    if entry.key_id is None:
+        return "the entry names no key (not written by this system)"
+    if entry.key_id not in keyring.key_ids:
+        return f"its key {entry.key_id!r} is not in the key ring: it cannot be checked"
+    if not keyring.check_mac(canonical_form(entry), entry.key_id, entry.entry_hash):
+        return (
+            f"entry_hash is not the MAC of the entry's contents under key {entry.key_id!r} "
+            "(changed, or re-chained without the key)"
+        )
+    return None
+
+
 def verify_chain(session: Session) -> ChainReport:
-    """Walk the log in id order and recompute every hash; stop at the first broken entry.
+    """Walk the log in id order and check every MAC; stop at the first broken entry.
 
     ``entries`` counts the entries that held before it.  A broken ``prev_hash`` means an entry
-    was removed or reordered before this one; a broken ``entry_hash``, that this one was changed.
-    Removing the newest entries leaves a shorter valid chain: compare ``head_hash`` with a
-    copy kept elsewhere to detect that.
+    was removed or reordered before this one; a broken ``entry_hash``, that this one was changed
+    (or the chain recomputed by someone without the key).  Removing the newest entries leaves a
+    shorter valid chain: ``check_checkpoints`` with a checkpoint kept elsewhere finds that.
     """
+    keyring = engine_keyring(session.get_bind())
     previous, previous_id, count = GENESIS_HASH, None, 0
+    key_ids: dict[str, None] = {}
     rows = session.scalars(
         select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=_BATCH)
     )
     for entry in rows:
-        problem = None
-        if entry.prev_hash != previous:
-            problem = "prev_hash does not match the entry before it (removed or reordered)"
-        elif hash_entry(entry) != entry.entry_hash:
-            problem = "entry_hash does not match the entry's contents (changed)"
+        problem = _problem(entry, previous, keyring)
         if problem is not None:
             rows.close()
-            return ChainReport(count, previous_id, previous, broken_id=entry.id, problem=problem)
+            return ChainReport(
+                count, previous_id, previous, entry.id, problem, key_ids=tuple(key_ids)
+            )
+        key_ids[entry.key_id or ""] = None
         previous, previous_id, count = entry.entry_hash, entry.id, count + 1
         session.expunge(entry)  # keep memory flat on a long log
-    return ChainReport(count, previous_id, previous)
+    return ChainReport(count, previous_id, previous, key_ids=tuple(key_ids))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Scorer
-from crisis_triage.storage import Case, Message, utcnow
+from crisis_triage.storage import Case, Message, bind_rows, utcnow
 from crisis_triage.triage._alerts import TriagePolicy
 from crisis_triage.triage._errors import IdempotencyConflictError
 from crisis_triage.triage._ingest_alerts import StoredMessage, priority, raise_ingest_alerts
@@ -287,6 +287,8 @@ def _ingest_once(
     if rows:
         # Two statements for any number of messages: the messages, then their cases.
         message_ids: list[int] = list(session.scalars(_INSERT_MESSAGES, rows))
+        # Their ciphertexts bound to the ids they just got (storage.bind_rows).
+        bind_rows(session.connection(), _MESSAGES, map(_with_id, rows, message_ids))
         case_rows = [
             _case_row(row, message_id, when)
             for row, message_id in zip(rows, message_ids, strict=True)
@@ -414,6 +416,10 @@ def _message_row(
         "window_probability": window_probability,
         "window_contributors": contributors,
     }
+
+
+def _with_id(row: dict[str, Any], message_id: int) -> dict[str, Any]:
+    return {**row, "id": message_id}
 
 
 def _case_row(message: dict[str, Any], message_id: int, now: datetime) -> dict[str, Any]:

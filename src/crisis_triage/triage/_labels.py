@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import UNREADABLE_TEXT, Case, Message
+from crisis_triage.storage import WITHHELD_TEXTS, Case, Message
 from crisis_triage.triage._states import Disposition
 
 LABEL_COLUMNS = (
@@ -55,7 +55,7 @@ def iter_labels(
         stmt = stmt.where(Case.resolved_at >= since)
     rows: list[dict[str, object]] = []
     for message, case in session.execute(stmt):
-        if message.text == UNREADABLE_TEXT:  # its key is missing: never train on the placeholder
+        if message.text in WITHHELD_TEXTS:  # undecryptable or failed integrity: never train on it
             continue
         rows.append(
             {

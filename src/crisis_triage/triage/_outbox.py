@@ -2,8 +2,13 @@
 
 Any number of worker processes can share the table: a delivery is leased (``SELECT ... FOR
 UPDATE SKIP LOCKED`` on PostgreSQL, then its next attempt time is pushed past the lease) before
-it is sent, so two workers never send the same attempt.  Receivers verify
-``X-Crisis-Triage-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>." + body>``.
+it is sent, so two workers never send the same attempt.  A worker renews its lease on each
+delivery just before sending it (``renew_lease``) and skips one whose lease another worker
+took meanwhile: a long batch never outlives its lease into a second send.  Receivers verify
+``X-Crisis-Triage-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>." + body>`` and dedupe
+on ``X-Crisis-Triage-Delivery`` (the delivery's id, the same on every retry): delivery is at
+least once (a receiver that answers after the timeout is sent it again), so deduping on it
+makes it exactly once.
 """
 
 from __future__ import annotations
@@ -114,6 +119,31 @@ def lease_due(
     return jobs
 
 
+def renew_lease(
+    session: Session,
+    job: DeliveryJob,
+    *,
+    lease: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Extend this worker's lease on ``job`` from now; False if it is no longer ours (another
+    worker leased it after ours ran out, or it was settled): then it must not be sent."""
+    now = now or utcnow()
+    lock_for_write(session)
+    renewed = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == job.delivery_id,
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.attempts == job.attempt,
+        )
+        .values(next_attempt_at=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def record_attempt(
     session: Session,
     delivery_id: int,
@@ -122,15 +152,25 @@ def record_attempt(
     status_code: int | None,
     error: str | None,
     now: datetime | None = None,
+    attempt: int | None = None,
 ) -> str:
-    """Store how an attempt went; schedules the retry or gives up.  Returns the new status."""
+    """Store how an attempt went; schedules the retry or gives up.  Returns the new status.
+
+    With ``attempt`` (the job's), a failure is not recorded over a later lease of another
+    worker: that attempt's outcome decides.  A success is always recorded.
+    """
     now = now or utcnow()
+    lock_for_write(session)
     row = session.get(WebhookDelivery, delivery_id, with_for_update=True)
     if row is None:  # pragma: no cover - deliveries are never deleted
         return FAILED
+    succeeded = status_code is not None and 200 <= status_code < 300
+    if not succeeded and attempt is not None and row.attempts != attempt:
+        session.commit()
+        return row.status
     row.last_status_code = status_code
     row.last_error = error[:200] if error else None
-    if status_code is not None and 200 <= status_code < 300:
+    if succeeded:
         row.status = DELIVERED
         row.delivered_at = now
     elif row.attempts >= policy.webhook_max_attempts:

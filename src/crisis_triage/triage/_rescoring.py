@@ -27,7 +27,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Scorer
-from crisis_triage.storage import Case, Message, lock_for_write, utcnow
+from crisis_triage.storage import Case, Message, RowBound, lock_for_write, utcnow
 from crisis_triage.triage._alerts import CrisisFacts, TriagePolicy, raise_crisis_alert
 from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._ingest_scoring import score_supported
@@ -230,7 +230,8 @@ def _final_values(
         "flagged": flagged,
         "threshold": score.threshold,
         "categories": list(score.categories),
-        "reasons": reasons,
+        # Bound to its row, as every encrypted value is (a bulk update fires no ORM events).
+        "reasons": RowBound(reasons, before.id),
         "model_version": version,
         "score_tier": FINAL,
         "final_scored_at": now,
@@ -250,7 +251,7 @@ def _unsupported_values(message_id: int, score: Score, now: datetime) -> dict[st
         "flagged": None,
         "threshold": None,
         "categories": [],
-        "reasons": list(score.reasons),
+        "reasons": RowBound(list(score.reasons), message_id),
         "model_version": None,
         "score_tier": None,
         "final_scored_at": now,
