@@ -150,6 +150,7 @@ def fit_stack(
     w: np.ndarray,
     target: np.ndarray,
     calibrate_on: np.ndarray,
+    threshold_on: np.ndarray,
 ) -> StackFit:
     """Out-of-fold base scores for the target rows, both stackers, calibrators, thresholds."""
     notes: list[str] = []
@@ -170,6 +171,7 @@ def fit_stack(
     members = FULL_MEMBERS if inputs.semantic is not None else FAST_MEMBERS
     evidence = inputs.evidence[target_rows]
     y_t, w_t, cal = y[target_rows], w[target_rows], calibrate_on[target_rows]
+    at = threshold_on[target_rows]
     stackers: dict[str, Any] = {}
     for tier, tier_members in (("fast", FAST_MEMBERS), ("full", members)):
         level1_inputs = level1(oof, evidence, tier_members)
@@ -189,9 +191,9 @@ def fit_stack(
         p = calibrate(calibrator, second)
         threshold, warning = choose_threshold(
             "sensitivity",
-            p[cal],
-            y_t[cal],
-            w_t[cal],
+            p[at],
+            y_t[at],
+            w_t[at],
             fixed=0.5,
             cost_fn=20.0,
             target_sensitivity=est.target_sensitivity,

@@ -115,6 +115,7 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         *,
         target: Any = None,
         calibrate_on: Any = None,
+        threshold_on: Any = None,
         embed: Callable[[str, Sequence[str]], np.ndarray] | None = None,
     ) -> StackedDetector:
         """Fit on messages ``X`` with labels ``y`` (1 crisis, 0 not).
@@ -122,8 +123,10 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         ``target`` marks the rows like the messages the model will score (they train the
         encoder model and the stacker; default: all rows); ``calibrate_on`` the target rows
         at a realistic prevalence on which probabilities are calibrated and the threshold is
-        chosen (default: all target rows); ``embed(encoder_name, texts)`` embeds texts
-        (default: the named encoder; training passes a cached one).
+        chosen (default: all target rows); ``threshold_on`` the calibration rows on which the
+        threshold meets the sensitivity target (default: all calibration rows);
+        ``embed(encoder_name, texts)`` embeds texts (default: the named encoder; training
+        passes a cached one).
         """
         self._check_params()
         texts = as_texts(X)
@@ -146,7 +149,11 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         inputs = stack.compute_inputs(
             self, lexicon, normalised, texts, target_mask, embed, vectorizers
         )
-        fitted = stack.fit_stack(self, inputs, labels, weights, target_mask, calib & target_mask)
+        calib &= target_mask
+        at = calib.copy() if threshold_on is None else np.asarray(threshold_on, bool) & calib
+        if labels[at].sum() < 1:
+            raise ValueError("the threshold rows hold no labelled crisis")
+        fitted = stack.fit_stack(self, inputs, labels, weights, target_mask, calib, at)
         pruned = stack.prune(self, fitted.attributes, vectorizers, inputs, labels, weights)
         heads = stack.category_heads(self, inputs.static, inputs.evidence, labels, crisis_types)
         for name, value in fitted.attributes.items():
@@ -158,7 +165,7 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.category_heads_ = heads
         self.languages_ = tuple(self.languages)
         self.oof_ = fitted.oof
-        self.card_ = self._card(fitted, inputs, labels, target_mask, calib)
+        self.card_ = self._card(fitted, inputs, labels, target_mask, calib, at)
         self._cache: dict[str, Any] = {}
         return self
 
@@ -192,6 +199,7 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         labels: np.ndarray,
         target: np.ndarray,
         calib: np.ndarray,
+        at: np.ndarray,
     ) -> dict[str, Any]:
         params = self.get_params()
         params["lexicon"] = "bundled" if self.lexicon is None else str(self.lexicon)[:200]
@@ -217,8 +225,9 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 "threshold": {
                     "value": self.threshold_,
                     "how": (
-                        f"highest threshold whose out-of-fold sensitivity on the calibration "
-                        f"rows is at least {self.target_sensitivity}"
+                        f"highest threshold whose out-of-fold sensitivity on the threshold "
+                        f"rows ({int(labels[at].sum())} crises) is at least "
+                        f"{self.target_sensitivity}"
                     ),
                 },
                 "training": {
@@ -228,6 +237,8 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     "n_target_positive": int(labels[target].sum()),
                     "n_calibration": int(calib.sum()),
                     "n_calibration_positive": int(labels[calib].sum()),
+                    "n_threshold": int(at.sum()),
+                    "n_threshold_positive": int(labels[at].sum()),
                     "ngram_features_kept": int(self.ngram_model_.coef_.shape[1]),
                 },
                 "stacker_weights": {

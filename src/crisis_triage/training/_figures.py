@@ -69,9 +69,11 @@ def out_of_fold_figures(model: StackedDetector, data: TrainingSet) -> dict[str, 
         "how": "out-of-fold scores of the fit itself (5 folds): every learned part fitted "
         "without the scored row; " + LEXICON_CAVEAT,
     }
+    core = data.threshold_on[target_rows][calib]
     for tier, threshold in (("full", model.threshold_), ("fast", model.fast_threshold_)):
         p = model.oof_[f"{tier}_probability"][calib]
         out[tier] = _metrics(y, p, threshold)
+        out[f"core_{tier}"] = _metrics(y[core], p[core], threshold)
     return out
 
 
@@ -113,6 +115,7 @@ def held_out_figures(data_dir: Path, embed: Embed) -> dict[str, Any]:
         crisis_types=data.crisis_types,
         target=data.target,
         calibrate_on=data.calibrate_on,
+        threshold_on=data.threshold_on,
         embed=embed,
     )
     dev = load_dev(data_dir)

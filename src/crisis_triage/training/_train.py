@@ -120,6 +120,7 @@ def train_default(
         crisis_types=data.crisis_types,
         target=data.target,
         calibrate_on=data.calibrate_on,
+        threshold_on=data.threshold_on,
         embed=embed,
     )
     model.card_["data"] = data.summary
