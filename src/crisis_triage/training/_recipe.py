@@ -88,6 +88,28 @@ def load_examples(split: str = "train", files: Sequence[str] = EXAMPLE_FILES) ->
     return pd.concat(parts, ignore_index=True)
 
 
+def balance_languages(
+    weights: np.ndarray, labels: np.ndarray, target: np.ndarray, languages: np.ndarray
+) -> dict[str, float]:
+    """Weight each non-English language's non-crises up to the English target rows'
+    prevalence (in place); ``languages`` is each row's language ("" for background rows).
+
+    Our Spanish examples are about half crises while English target rows are mostly dev
+    messages at a realistic prevalence: unweighted, the models would learn that Spanish itself
+    is a sign of crisis.  Returns the factor given to each language's non-crises.
+    """
+    prevalence = float(labels[target & (languages == "en")].mean())
+    applied: dict[str, float] = {}
+    for lang in sorted(set(languages[target]) - {"en"}):
+        rows = np.flatnonzero(target & (languages == lang))
+        pos, neg = int(labels[rows].sum()), int((labels[rows] == 0).sum())
+        if pos and neg:
+            factor = pos * (1 - prevalence) / (prevalence * neg)
+            weights[rows[labels[rows] == 0]] *= factor
+            applied[lang] = round(factor, 2)
+    return applied
+
+
 def assemble(data_dir: Path, *, hold_out_unread: bool = False) -> TrainingSet:
     """Background, target and calibration rows for the bundled model."""
     background = load_labelled(
@@ -137,5 +159,9 @@ def assemble(data_dir: Path, *, hold_out_unread: bool = False) -> TrainingSet:
     # the kind of message the model will score.
     weights = np.where(target, TARGET_WEIGHT, 1.0)
     summary["target_weight"] = TARGET_WEIGHT
+    languages = np.r_[
+        np.full(n_bg, ""), np.full(n_dev, "en"), examples["lang"].astype(str).to_numpy()
+    ]
+    summary["language_balance"] = balance_languages(weights, labels, target, languages)
     summary["threshold"] = "core dev rows only (bench_core_dev: the realistic benchmark)"
     return TrainingSet(texts, labels, types, target, calibrate_on, threshold_on, weights, summary)
