@@ -179,7 +179,7 @@ def test_load_refuses_files_that_are_not_detectors(tmp_path: Path) -> None:
     path.write_bytes(sio.dumps({"a": 1}))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     card_path(path).write_text(json.dumps({"file_sha256": digest}))
-    with pytest.raises(ModelLoadError, match="does not hold a fitted TwoStageDetector"):
+    with pytest.raises(ModelLoadError, match="does not hold a fitted detector"):
         load_model(path)
 
 

@@ -24,8 +24,14 @@ def test_adapt_the_bundled_model_on_a_dev_sample(shared_data: Path, tmp_path: Pa
     data = tmp_path / "site.csv"
     sample[["text", "crisis"]].to_csv(data, index=False)
     out, report = tmp_path / "site.skops", tmp_path / "report.json"
+    # Site adaptation works on TwoStageDetector files: the wave-1 model kept as a baseline.
+    base = Path(__file__).resolve().parents[2] / "benchmarks" / "baselines" / "v1_default.skops"
+    refused = CliRunner().invoke(app, ["adapt", str(data), "-o", str(out)])
+    assert refused.exit_code == 2
+    assert "site adaptation of detector v2" in refused.output
     result = CliRunner().invoke(
-        app, ["adapt", str(data), "-o", str(out), "--report-json", str(report)]
+        app,
+        ["adapt", str(data), "-o", str(out), "--base", str(base), "--report-json", str(report)],
     )
     assert result.exit_code == 0, result.output
     saved = json.loads(report.read_text())
