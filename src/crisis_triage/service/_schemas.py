@@ -10,7 +10,6 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from crisis_triage.triage import CaseStatus, Disposition, Tier
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-MAX_TEXT_CHARS = 20_000
 CrisisType = Literal["SI", "HI", "NSSI", "DV", "OD"]
 PRIORITY_NAMES = {Tier.CRISIS: "crisis", Tier.REVIEW_NOW: "review_now", Tier.ROUTINE: "routine"}
 Priority = Literal["crisis", "review_now", "routine"]
@@ -70,7 +69,11 @@ class MessageIn(RequestModel):
     sender: Text = Field(min_length=1, max_length=64, examples=["patient"])
     sent_at: SentAt = Field(description="when the patient sent it, with a time zone")
     channel: Text = Field(min_length=1, max_length=32, examples=["portal", "sms"])
-    text: Text = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: Text = Field(
+        min_length=1,
+        description="stored whole, however long (the request size limit applies); the model "
+        "scores the first 20,000 characters and a longer message is queued for a person",
+    )
     demographics: Demographics | None = None
 
 
