@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from crisis_triage.detector import Explanation
 from crisis_triage.service import create_app
 from crisis_triage.storage import Case, Message
-from crisis_triage.triage import Tier
-from crisis_triage.triage._scoring import MAX_SCORED_CHARS
+from crisis_triage.triage import MAX_SCORED_CHARS, Tier
 
 LENGTH = 25_000
 REASON = f"scored the first 20,000 of {LENGTH:,} characters: a person should read it all"

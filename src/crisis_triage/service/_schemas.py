@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from crisis_triage.triage import CaseStatus, Disposition, Tier
+from crisis_triage.triage import MAX_SCORED_CHARS, CaseStatus, Disposition, Tier
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 CrisisType = Literal["SI", "HI", "NSSI", "DV", "OD"]
@@ -72,7 +72,8 @@ class MessageIn(RequestModel):
     text: Text = Field(
         min_length=1,
         description="stored whole, however long (the request size limit applies); the model "
-        "scores the first 20,000 characters and a longer message is queued for a person",
+        f"scores the first {MAX_SCORED_CHARS:,} characters and a longer message is queued for "
+        "a person",
     )
     demographics: Demographics | None = None
 
