@@ -59,7 +59,6 @@ CASES: dict[str, tuple[str, str, dict[str, Any], int, str]] = {
     "empty text": ("POST", "/v1/messages", {"text": ""}, 422, "validation_error"),
     "NUL in text": ("POST", "/v1/messages", {"text": "a\x00b " + SECRET}, 422, "validation_error"),
     "lone surrogate": ("POST", "/v1/messages", {"raw": b'"\\ud800"'}, 422, "validation_error"),
-    "text too long": ("POST", "/v1/messages", {"text": "x" * 20_001}, 422, "validation_error"),
     "array body": ("POST", "/v1/messages", {"body": [1, 2]}, 422, "validation_error"),
     "empty batch": (
         "POST",

@@ -127,6 +127,9 @@ def test_tiers() -> None:
     assert tier_for(scored=True, flagged=True) is Tier.CRISIS
     assert tier_for(scored=False, flagged=None) is Tier.REVIEW_NOW
     assert tier_for(scored=True, flagged=False) is Tier.ROUTINE
+    # Only part of the message was scored: a person reads it, unless that part is a crisis.
+    assert tier_for(scored=True, flagged=False, partly=True) is Tier.REVIEW_NOW
+    assert tier_for(scored=True, flagged=True, partly=True) is Tier.CRISIS
 
 
 def test_queue_order_crises_by_risk_then_waiting_then_unscored_then_oldest() -> None:

@@ -7,10 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from crisis_triage.triage import CaseStatus, Disposition, Tier
+from crisis_triage.triage import MAX_SCORED_CHARS, CaseStatus, Disposition, Tier
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-MAX_TEXT_CHARS = 20_000
 CrisisType = Literal["SI", "HI", "NSSI", "DV", "OD"]
 PRIORITY_NAMES = {Tier.CRISIS: "crisis", Tier.REVIEW_NOW: "review_now", Tier.ROUTINE: "routine"}
 Priority = Literal["crisis", "review_now", "routine"]
@@ -70,7 +69,12 @@ class MessageIn(RequestModel):
     sender: Text = Field(min_length=1, max_length=64, examples=["patient"])
     sent_at: SentAt = Field(description="when the patient sent it, with a time zone")
     channel: Text = Field(min_length=1, max_length=32, examples=["portal", "sms"])
-    text: Text = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: Text = Field(
+        min_length=1,
+        description="stored whole, however long (the request size limit applies); the model "
+        f"scores the first {MAX_SCORED_CHARS:,} characters and a longer message is queued for "
+        "a person",
+    )
     demographics: Demographics | None = None
 
 

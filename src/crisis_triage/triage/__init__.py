@@ -141,7 +141,13 @@ from crisis_triage.triage._runtime import (
     load_overrides,
     save_overrides,
 )
-from crisis_triage.triage._scoring import SCORED, UNSCORED, UNSUPPORTED, model_version
+from crisis_triage.triage._scoring import (
+    MAX_SCORED_CHARS,
+    SCORED,
+    UNSCORED,
+    UNSUPPORTED,
+    model_version,
+)
 from crisis_triage.triage._sessions import SESSION_KIND, start_session, use_session
 from crisis_triage.triage._states import (
     TRANSITIONS,
@@ -190,6 +196,7 @@ __all__ = [
     "LABEL_COLUMNS",
     "LOCKOUT_MINUTES",
     "LOCKOUT_THRESHOLD",
+    "MAX_SCORED_CHARS",
     "MIN_PASSWORD_LENGTH",
     "PURGED_TEXT",
     "QUEUE_ORDER",

@@ -33,7 +33,13 @@ from crisis_triage.triage._errors import IdempotencyConflictError
 from crisis_triage.triage._ingest_alerts import StoredMessage, priority, raise_ingest_alerts
 from crisis_triage.triage._ingest_scoring import score_all
 from crisis_triage.triage._redaction import sensitive
-from crisis_triage.triage._scoring import SCORED, UNSUPPORTED, Score, model_version
+from crisis_triage.triage._scoring import (
+    SCORED,
+    UNSUPPORTED,
+    Score,
+    model_version,
+    partly_scored,
+)
 from crisis_triage.triage._states import CaseStatus, Tier, tier_for
 from crisis_triage.triage._tiers import FINAL
 from crisis_triage.triage._window import (
@@ -423,7 +429,11 @@ def _with_id(row: dict[str, Any], message_id: int) -> dict[str, Any]:
 
 
 def _case_row(message: dict[str, Any], message_id: int, now: datetime) -> dict[str, Any]:
-    tier = tier_for(scored=message["score_status"] == SCORED, flagged=message["flagged"])
+    tier = tier_for(
+        scored=message["score_status"] == SCORED,
+        flagged=message["flagged"],
+        partly=partly_scored(message["text_length"]),
+    )
     return {
         "message_id": message_id,
         "status": CaseStatus.OPEN.value,

@@ -32,7 +32,13 @@ from crisis_triage.triage._alerts import CrisisFacts, TriagePolicy, raise_crisis
 from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._ingest_scoring import score_supported
 from crisis_triage.triage._redaction import sensitive
-from crisis_triage.triage._scoring import SCORED, UNSUPPORTED, Score, model_version
+from crisis_triage.triage._scoring import (
+    SCORED,
+    UNSUPPORTED,
+    Score,
+    model_version,
+    partly_scored,
+)
 from crisis_triage.triage._states import Tier, tier_for
 from crisis_triage.triage._tiers import FAST, FINAL, fast_explainer
 
@@ -193,6 +199,7 @@ def _owned(session: Session, jobs: list[RescoreJob]) -> dict[int, Any]:
             _MESSAGES.c.threshold,
             _MESSAGES.c.reasons,
             _MESSAGES.c.window_probability,
+            _MESSAGES.c.text_length,
             _CASES.c.id.label("case_id"),
         )
         .join(_CASES, _CASES.c.message_id == _MESSAGES.c.id)
@@ -221,7 +228,7 @@ def _final_values(
     if window is not None and window > (score.probability or 0.0):
         reasons += [r for r in before.reasons if r.startswith(_WINDOW_REASON)]
     flagged = bool(score.flagged) or _window_flagged(before)
-    tier = tier_for(scored=True, flagged=flagged)
+    tier = tier_for(scored=True, flagged=flagged, partly=partly_scored(before.text_length))
     risk = max(score.probability or 0.0, window or 0.0) if tier is Tier.CRISIS else 0.0
     values = {
         "id": before.id,

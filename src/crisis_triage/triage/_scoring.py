@@ -23,6 +23,10 @@ UNSCORED = "unscored"
 # Not scored because of its language (the column holds 16 characters: not "unsupported_language").
 UNSUPPORTED = "unsupported"
 UNKNOWN_MODEL = "unknown"
+# The model scores at most this many characters of a message, its first ones; a longer message
+# is stored whole and queued for a person ("review now" unless flagged).  It was the API's
+# limit on a message, so every message accepted before is scored exactly as before.
+MAX_SCORED_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,23 @@ def model_version(scorer: Scorer) -> str:
         if card.get(key):
             return str(card[key])[:64]
     return UNKNOWN_MODEL
+
+
+def scored_part(text: str) -> str:
+    """What the model reads of ``text``: its first ``MAX_SCORED_CHARS`` characters."""
+    return text[:MAX_SCORED_CHARS]
+
+
+def partly_scored(text_length: int) -> bool:
+    """Whether the model read only part of a message of ``text_length`` characters."""
+    return text_length > MAX_SCORED_CHARS
+
+
+def partly_scored_reason(text_length: int) -> str:
+    return (
+        f"scored the first {MAX_SCORED_CHARS:,} of {text_length:,} characters: "
+        "a person should read it all"
+    )
 
 
 def unscored(texts: Sequence[str], reason: str, error: str) -> list[Score]:

@@ -130,10 +130,14 @@ def check_permission(
         raise PermissionDeniedError("this case is claimed by another specialist")
 
 
-def tier_for(*, scored: bool, flagged: bool | None) -> Tier:
+def tier_for(*, scored: bool, flagged: bool | None, partly: bool = False) -> Tier:
+    """``partly``: the model read only part of the message, so unless what it read is already a
+    crisis a person reads it now, as an unscored one."""
     if not scored:
         return Tier.REVIEW_NOW
-    return Tier.CRISIS if flagged else Tier.ROUTINE
+    if flagged:
+        return Tier.CRISIS
+    return Tier.REVIEW_NOW if partly else Tier.ROUTINE
 
 
 def check_disposition(

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from crisis_triage.detector import Explanation, Scorer
 from crisis_triage.storage import UNREADABLE_TEXT, Case, Message
 from crisis_triage.triage._audit import MAX_DETAIL_LENGTH, AuditActor, record_audit
+from crisis_triage.triage._scoring import scored_part
 
 SCORED = "scored"
 MIN_CONTRIBUTION = 0.01
@@ -157,7 +158,8 @@ def _parts(
     earlier: list[tuple[EarlierRef, str]],
     left_out: int | None,
 ) -> list[str]:
-    parts = [text for _ref, text in earlier] + [items[index].text]
+    # Each message as the model reads it on its own: a long one counts by its scored part.
+    parts = [scored_part(text) for text in [*(text for _ref, text in earlier), items[index].text]]
     return parts if left_out is None else parts[:left_out] + parts[left_out + 1 :]
 
 
