@@ -7,10 +7,12 @@ compiled: probabilities, flags, categories and the explaining n-grams must all a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.isotonic import IsotonicRegression
 from synthetic_messages import NEGATIVES, POSITIVES, corpus, fast_detector
 
@@ -107,8 +109,20 @@ def test_detector_scores_equal_the_sklearn_computation(
     _assert_same(model, PROBES)
 
 
-def test_bundled_model_scores_equal_the_sklearn_computation() -> None:
-    _assert_same(load_model(), PROBES)
+V1_MODEL = Path(__file__).resolve().parents[2] / "benchmarks" / "baselines" / "v1_default.skops"
+
+
+def test_wave1_model_scores_equal_the_sklearn_computation() -> None:
+    _assert_same(load_model(V1_MODEL), PROBES)
+
+
+def test_bundled_v2_ngram_scores_equal_the_sklearn_computation() -> None:
+    model = load_model()
+    texts = [normalise(t) for t in PROBES]
+    blocks = [feat.prenormalised(v).transform(texts) for v in model.vectorizers_ if v is not None]
+    X = sp.hstack(blocks).tocsr()
+    expected = model.ngram_model_.decision_function(X)
+    np.testing.assert_allclose(model._compiled().decision_function(texts), expected, atol=1e-9)
 
 
 def test_compiled_scorer_is_built_once_and_not_saved() -> None:
