@@ -42,6 +42,20 @@ def make_stacked_detector(**overrides: Any) -> StackedDetector:
     return StackedDetector(**({"ngram_C": 2.0} | overrides))
 
 
+def fit_recipe(data: TrainingSet, embed: Embed) -> StackedDetector:
+    """The bundled model's configuration fitted on ``data``, each row in its role."""
+    return make_stacked_detector().fit(
+        data.texts,
+        data.labels,
+        sample_weight=data.weights,
+        crisis_types=data.crisis_types,
+        target=data.target,
+        calibrate_on=data.calibrate_on,
+        threshold_on=data.threshold_on,
+        embed=embed,
+    )
+
+
 def cached_embedder(directory: str | Path | None = None) -> Embed:
     """Embed through an on-disk cache, so retraining does not re-encode the corpus."""
     from crisis_triage.detector._embedding_cache import EmbeddingCache
@@ -108,16 +122,7 @@ def held_out_figures(data_dir: Path, embed: Embed) -> dict[str, Any]:
     """Train without the unread quarter of dev; metrics on it (core and stress) and on our
     own test examples (English and Spanish)."""
     data = assemble(data_dir, hold_out_unread=True)
-    model = make_stacked_detector().fit(
-        data.texts,
-        data.labels,
-        sample_weight=data.weights,
-        crisis_types=data.crisis_types,
-        target=data.target,
-        calibrate_on=data.calibrate_on,
-        threshold_on=data.threshold_on,
-        embed=embed,
-    )
+    model = fit_recipe(data, embed)
     dev = load_dev(data_dir)
     rows = np.flatnonzero(dev.unread & ~dev.ambiguous)
     texts = [dev.texts[i] for i in rows]

@@ -21,8 +21,8 @@ from crisis_triage.lexicon import Lexicon
 from crisis_triage.training._data import LabelledData
 from crisis_triage.training._figures import (
     cached_embedder,
+    fit_recipe,
     held_out_figures,
-    make_stacked_detector,
     out_of_fold_figures,
     record_provenance,
 )
@@ -113,16 +113,7 @@ def train_default(
     if held_out_check:
         held_out = held_out_figures(data_dir, embed)
     data = assemble(data_dir)
-    model = make_stacked_detector().fit(
-        data.texts,
-        data.labels,
-        sample_weight=data.weights,
-        crisis_types=data.crisis_types,
-        target=data.target,
-        calibrate_on=data.calibrate_on,
-        threshold_on=data.threshold_on,
-        embed=embed,
-    )
+    model = fit_recipe(data, embed)
     model.card_["data"] = data.summary
     record_provenance(model, data, data_dir)
     model.card_["metrics_out_of_fold"] = out_of_fold_figures(model, data)
