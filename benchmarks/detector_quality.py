@@ -16,6 +16,7 @@ from crisis_triage.detector import BUNDLED_MODEL_PATH, read_card
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+IN_SAMPLE = " (in-sample: its lexicon was written reading these messages)"
 METRICS = ("auroc", "auprc", "sensitivity", "ppv", "flags_per_1000")
 
 
@@ -36,7 +37,8 @@ def rows(card: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             out.append((f"held out: unread dev, {subset}", f"v2 {tier} tier", held[subset][tier]))
         for name, figures in held.get("comparison", {}).items():
             if "v2" not in name:
-                out.append((f"held out: unread dev, {subset}", name, figures[subset]))
+                label = name + (IN_SAMPLE if "v1" in name else "")
+                out.append((f"held out: unread dev, {subset}", label, figures[subset]))
     oof = card["metrics_out_of_fold"]
     for tier in ("full", "fast"):
         out.append(("out of fold: all dev (stress)", f"v2 {tier} tier", oof[tier]))
