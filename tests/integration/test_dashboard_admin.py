@@ -147,7 +147,8 @@ def test_admin_page_summarises_a_real_model_card(sqlite_url: str, users: dict[st
     card = _BundledCardScorer.card_
     assert card["file_sha256"] in html
     assert f"version {card['lexicon']['version']}" in html
-    assert f"auroc (CV)</dt><dd>{card['metrics_cv']['auroc']['value']}" in html
+    auroc = card["metrics_out_of_fold"]["full"]["auroc"]["value"]
+    assert f"auroc (out of fold)</dt><dd>{auroc}" in html
 
 
 def test_without_a_model_the_admin_page_says_messages_queue_unscored(

@@ -21,7 +21,6 @@ from pathlib import Path
 from sqlalchemy import Engine, Text, cast, func, make_url, select
 
 from crisis_triage.storage._crypto import (
-    ENVELOPE_PREFIX,
     DecryptionError,
     KeyRing,
     envelope_key_id,
@@ -88,7 +87,7 @@ def check_keys(engine: Engine) -> KeyCheck:
     missing: set[str] = set()
     wrong: set[str] = set()
     with engine.connect() as connection:
-        for _table, column in encrypted_columns():
+        for table, column in encrypted_columns():
             raw = cast(column, Text)
             quote = '"' if isinstance(column.type, EncryptedJSON) else ""
             prefixes = connection.execute(
@@ -105,12 +104,18 @@ def check_keys(engine: Engine) -> KeyCheck:
                 if key_id not in keyring.key_ids:
                     missing.add(key_id)
                     continue
-                pattern = f"{quote}{ENVELOPE_PREFIX}{key_id}:%"
-                stored = connection.execute(
-                    select(raw).where(raw.like(pattern)).limit(1)
-                ).scalar_one()
+                # Any envelope version ("ct1" unbound, "ct2" bound to its row: LIKE's "_").
+                pattern = f"{quote}ct_:{key_id}:%"
+                row_id, stored = connection.execute(
+                    select(table.c.id, raw).where(raw.like(pattern)).limit(1)
+                ).one()
                 try:
-                    keyring.decrypt(stored.removeprefix(quote).removesuffix(quote), context)
+                    keyring.decrypt(
+                        stored.removeprefix(quote).removesuffix(quote),
+                        context,
+                        row=row_id,
+                        accept_unbound=True,
+                    )
                 except DecryptionError:
                     wrong.add(key_id)
     return KeyCheck(dict(sorted(found.items())), sorted(missing), sorted(wrong))

@@ -45,7 +45,7 @@ _DONE = {
     "settings_reset": "Setting reset to the environment's default.",
 }
 # Card entries worth a line of their own; the whole card is shown below them.
-CARD_SUMMARY = ("model", "preset", "created", "file_sha256")
+CARD_SUMMARY = ("model", "detector_version", "preset", "created", "file_sha256", "model_id")
 
 
 def _card(state: StateDep) -> dict[str, Any]:
@@ -53,7 +53,8 @@ def _card(state: StateDep) -> dict[str, Any]:
     if scorer is None:
         return {"loaded": False, "problem": state.scorer_problem}
     card = dict(scorer.card_)
-    metrics = card.get("metrics_cv") or {}
+    # Wave-1 cards carry cross-validated metrics; v2 cards the full tier's out-of-fold ones.
+    metrics = card.get("metrics_cv") or (card.get("metrics_out_of_fold") or {}).get("full") or {}
     lexicon = card.get("lexicon") or {}
     return {
         "loaded": True,
