@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,14 +21,10 @@ from crisis_triage.detector._card import (
 from crisis_triage.detector._compiled import CompiledScorer, CompiledScores
 from crisis_triage.detector._explanation import Explanation
 from crisis_triage.detector._fitting import fit_detector
-from crisis_triage.detector._inputs import (
-    as_texts,
-    lexicon_from_state,
-    lexicon_to_state,
-)
+from crisis_triage.detector._inputs import TextDetectorMixin, as_texts
 from crisis_triage.detector._presets import preset_params
 from crisis_triage.detector._selection import CALIBRATIONS, THRESHOLD_MODES, calibrate
-from crisis_triage.lexicon import CATEGORIES, Lexicon, LexiconHit
+from crisis_triage.lexicon import CATEGORIES, LexiconHit
 from crisis_triage.text import normalise
 
 GATES = ("lexicon", "none")
@@ -45,7 +40,7 @@ class _Scored:
     model: CompiledScores | None  # stage-2 scores of the messages that passed (None if none)
 
 
-class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class TwoStageDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Lexicon gate (optional) + L1 logistic regression on TF-IDF n-grams.
 
     Parameters are described in docs/detector.md.  The defaults are the CMD-1 study's
@@ -107,12 +102,6 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.category_C = category_C
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
     # -- fitting --------------------------------------------------------------------------
     def fit(
@@ -277,25 +266,6 @@ class TwoStageDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             )
         compiled: CompiledScorer = cache["compiled"]
         return compiled
-
-    # -- persistence (skops stores plain state; the Lexicon travels as data) ---------------
-    def __getstate__(self) -> dict[str, Any]:
-        state: dict[str, Any] = dict(super().__getstate__())
-        state.pop("_cache", None)
-        if isinstance(state.get("lexicon_"), Lexicon):
-            state["lexicon_"] = lexicon_to_state(state["lexicon_"])
-        if isinstance(state.get("lexicon"), Lexicon):
-            state["lexicon"] = lexicon_to_state(state["lexicon"])
-        elif isinstance(state.get("lexicon"), Path):
-            state["lexicon"] = str(state["lexicon"])
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        for key in ("lexicon_", "lexicon"):
-            if isinstance(state.get(key), dict):
-                state[key] = lexicon_from_state(state[key])
-        super().__setstate__(state)
 
 
 def make_detector(preset: str = "default", **overrides: Any) -> TwoStageDetector:

@@ -154,3 +154,34 @@ def unique_sorted(values: Iterable[float]) -> tuple[float, ...]:
     if not grid or any(not math.isfinite(c) or c <= 0 for c in grid):
         raise ValueError("Cs must be a non-empty list of positive, finite numbers")
     return tuple(grid)
+
+
+class TextDetectorMixin:
+    """What every detector shares: it takes texts, not a 2-D array, and its model file holds
+    plain state (the Lexicon travels as data; caches and ``_TRANSIENT`` attributes do not)."""
+
+    _TRANSIENT: tuple[str, ...] = ("_cache",)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = dict(super().__getstate__())  # type: ignore[call-overload]
+        for name in self._TRANSIENT:
+            state.pop(name, None)
+        for key in ("lexicon_", "lexicon"):
+            if isinstance(state.get(key), Lexicon):
+                state[key] = lexicon_to_state(state[key])
+        if isinstance(state.get("lexicon"), Path):
+            state["lexicon"] = str(state["lexicon"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        for key in ("lexicon_", "lexicon"):
+            if isinstance(state.get(key), dict):
+                state[key] = lexicon_from_state(state[key])
+        super().__setstate__(state)  # type: ignore[misc]

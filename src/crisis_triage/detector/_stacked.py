@@ -15,7 +15,6 @@ encoder cannot be loaded the full tier falls back to the fast one and says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from crisis_triage.detector._compiled import CompiledScorer
 from crisis_triage.detector._evidence import EVIDENCE_FEATURES, lexicon_evidence
 from crisis_triage.detector._explanation import Explanation
 from crisis_triage.detector._features import CHAR_PREFIX
-from crisis_triage.detector._inputs import as_texts, lexicon_from_state, lexicon_to_state
+from crisis_triage.detector._inputs import TextDetectorMixin, as_texts
 from crisis_triage.detector._phrases import informative, sentence_spans
 from crisis_triage.detector._selection import calibrate
 from crisis_triage.lexicon import CATEGORIES, Lexicon
@@ -54,7 +53,7 @@ def default_embed(name: str, texts: Sequence[str]) -> np.ndarray:
     return get_encoder(name).encode(list(texts))
 
 
-class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Lexicon evidence + n-grams + sentence embeddings, stacked and calibrated (detector v2).
 
     Parameters are described in docs/detector.md.  Fitted attributes end in ``_``:
@@ -63,6 +62,8 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ``fast_calibrator_`` / ``calibrator_``, ``fast_threshold_`` / ``threshold_``,
     ``category_heads_``, ``languages_`` and ``card_``.
     """
+
+    _TRANSIENT = ("_cache", "oof_")  # out-of-fold scores are for the card, not the file
 
     def __init__(
         self,
@@ -98,12 +99,6 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.min_category_positives = min_category_positives
         self.category_C = category_C
         self.random_state = random_state
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
     # -- fitting --------------------------------------------------------------------------
     def fit(
@@ -398,22 +393,3 @@ class StackedDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         pieces = [normalise(text[a:b]) for a, b in spans]
         decision = self._compiled().decision_function(pieces)
         return spans[int(np.argmax(decision))]
-
-    # -- persistence (skops stores plain state; the Lexicon travels as data) ---------------
-    def __getstate__(self) -> dict[str, Any]:
-        state: dict[str, Any] = dict(super().__getstate__())
-        state.pop("_cache", None)
-        state.pop("oof_", None)
-        for key in ("lexicon_", "lexicon"):
-            if isinstance(state.get(key), Lexicon):
-                state[key] = lexicon_to_state(state[key])
-        if isinstance(state.get("lexicon"), Path):
-            state["lexicon"] = str(state["lexicon"])
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        for key in ("lexicon_", "lexicon"):
-            if isinstance(state.get(key), dict):
-                state[key] = lexicon_from_state(state[key])
-        super().__setstate__(state)
