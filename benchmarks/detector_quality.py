@@ -40,8 +40,15 @@ def rows(card: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
                 label = name + (IN_SAMPLE if "v1" in name else "")
                 out.append((f"held out: unread dev, {subset}", label, figures[subset]))
     oof = card["metrics_out_of_fold"]
-    for tier in ("full", "fast"):
-        out.append(("out of fold: all dev (stress)", f"v2 {tier} tier", oof[tier]))
+    for prefix, data in (
+        ("", "out of fold: all dev (stress)"),
+        ("core_", "out of fold: all dev, core"),
+        ("unread_", "out of fold: unread dev quarter (stress)"),
+        ("unread_core_", "out of fold: unread dev quarter, core"),
+    ):
+        for tier in ("full", "fast"):
+            if f"{prefix}{tier}" in oof:
+                out.append((data, f"v2 {tier} tier", oof[f"{prefix}{tier}"]))
     for lang in ("en", "es"):
         key = f"written_test_{lang}"
         if key in held:

@@ -83,11 +83,20 @@ def out_of_fold_figures(model: StackedDetector, data: TrainingSet) -> dict[str, 
         "how": "out-of-fold scores of the fit itself (5 folds): every learned part fitted "
         "without the scored row; " + LEXICON_CAVEAT,
     }
-    core = data.threshold_on[target_rows][calib]
+    core = data.core[target_rows][calib]
+    unread = data.unread[target_rows][calib]
+    subsets = {
+        "": np.ones(len(y), bool),
+        "core_": core,
+        # The quarter of dev no one read while building (no wave-2 lexicon entry or weight
+        # was tuned on it; the wave-1 lexicon was): out of fold, like the rest.
+        "unread_": unread,
+        "unread_core_": unread & core,
+    }
     for tier, threshold in (("full", model.threshold_), ("fast", model.fast_threshold_)):
         p = model.oof_[f"{tier}_probability"][calib]
-        out[tier] = _metrics(y, p, threshold)
-        out[f"core_{tier}"] = _metrics(y[core], p[core], threshold)
+        for prefix, mask in subsets.items():
+            out[f"{prefix}{tier}"] = _metrics(y[mask], p[mask], threshold)
     return out
 
 

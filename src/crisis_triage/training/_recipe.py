@@ -48,6 +48,8 @@ class TrainingSet:
     calibrate_on: np.ndarray
     threshold_on: np.ndarray  # rows whose out-of-fold sensitivity sets the threshold
     weights: np.ndarray
+    core: np.ndarray  # dev rows that are in bench_core_dev
+    unread: np.ndarray  # dev rows in the unread quarter (training/_dev_split.py)
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -165,4 +167,9 @@ def assemble(data_dir: Path, *, hold_out_unread: bool = False) -> TrainingSet:
     ]
     summary["language_balance"] = balance_languages(weights, labels, target, languages)
     summary["threshold"] = "all dev rows (bench_stress_dev, which holds bench_core_dev)"
-    return TrainingSet(texts, labels, types, target, calibrate_on, threshold_on, weights, summary)
+    zeros_bg, zeros_ex = np.zeros(n_bg, bool), np.zeros(n_ex, bool)
+    core = np.r_[zeros_bg, dev.core[use], zeros_ex]
+    unread = np.r_[zeros_bg, dev.unread[use], zeros_ex]
+    return TrainingSet(
+        texts, labels, types, target, calibrate_on, threshold_on, weights, core, unread, summary
+    )
