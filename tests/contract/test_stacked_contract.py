@@ -3,6 +3,7 @@ no-gate promise: every message gets a probability strictly between 0 and 1."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +38,8 @@ class HashingEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in text.lower().split():
-                rng = np.random.default_rng(abs(hash(word)) % (2**32))
+                # crc32, not hash(): str hashes change from process to process.
+                rng = np.random.default_rng(zlib.crc32(word.encode()))
                 out[i] += rng.standard_normal(self.dim).astype(np.float32)
             norm = np.linalg.norm(out[i])
             if norm:
