@@ -39,7 +39,10 @@ LEXICON_CAVEAT = (
 
 def make_stacked_detector(**overrides: Any) -> StackedDetector:
     """The bundled model's configuration (docs/detector.md)."""
-    return StackedDetector(**({"ngram_C": 2.0} | overrides))
+    # The stacker learns on dev rows only, lightly: on the read dev rows that doubled the
+    # out-of-fold PPV at the shipped threshold (docs/detector-v2.md, "Stacker rows").
+    recipe: dict[str, Any] = {"ngram_C": 2.0, "stack_on": "calibration", "stack_C": 0.1}
+    return StackedDetector(**(recipe | overrides))
 
 
 def fit_recipe(data: TrainingSet, embed: Embed) -> StackedDetector:
