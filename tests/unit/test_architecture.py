@@ -14,7 +14,7 @@ LAYERS = [
     {"lexicon"},
     {"detector"},
     {"training"},
-    {"evaluation"},
+    {"evaluation", "simulation"},
     {"storage"},
     {"triage"},
     {"service"},
