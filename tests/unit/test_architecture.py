@@ -17,6 +17,7 @@ LAYERS = [
     {"evaluation", "simulation"},
     {"storage"},
     {"triage"},
+    {"monitoring"},
     {"service"},
     {"web"},
     {"cli"},
