@@ -3,6 +3,9 @@ from the reference's own distribution and rise past the bounds on a shifted one.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -92,3 +95,10 @@ def test_psi_is_zero_against_itself(reference: ReferenceScores) -> None:
 def test_a_card_without_a_reference_gives_none() -> None:
     assert ReferenceScores.from_card({}) is None
     assert ReferenceScores.from_card({"reference_scores": {"quantiles": [0.1]}}) is None
+
+
+def test_docs_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "monitoring.md"
+    (example,) = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    exec(compile(example, str(doc), "exec"), {})  # noqa: S102 - our own documentation
+    assert capsys.readouterr().out.startswith("True ")

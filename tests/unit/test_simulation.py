@@ -4,9 +4,11 @@ of ``crisis-triage simulate``, and its inputs."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from crisis_triage.cli import app
@@ -179,3 +181,26 @@ def test_cli_refuses_a_bad_staffing_list(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["simulate", "--specialists", "a,b"])
     assert result.exit_code == 2
     assert "whole numbers" in result.output
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "simulation.md"
+
+
+def _doc_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+
+
+def test_docs_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    (example,) = _doc_blocks("python")
+    exec(compile(example, str(DOC), "exec"), {})  # noqa: S102 - our own documentation
+    assert "fcfs" in capsys.readouterr().out
+
+
+def test_docs_commands_use_options_that_exist() -> None:
+    (commands,) = _doc_blocks("bash")
+    command = typer.main.get_command(app).commands["simulate"]  # type: ignore[attr-defined]
+    options = {name for param in command.params for name in param.opts}
+    for line in commands.splitlines():
+        assert line.startswith("crisis-triage simulate")
+        for option in (w for w in line.split() if w.startswith("--")):
+            assert option in options, option
