@@ -102,3 +102,31 @@ def test_docs_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     (example,) = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
     exec(compile(example, str(doc), "exec"), {})  # noqa: S102 - our own documentation
     assert capsys.readouterr().out.startswith("True ")
+
+
+def test_training_records_the_reference_from_out_of_fold_dev_scores(tmp_path: Path) -> None:
+    """``record_provenance`` (train-default) puts the full tier's out-of-fold scores of the
+    calibration (dev) rows into the card; background rows are left out."""
+    from types import SimpleNamespace
+
+    from crisis_triage.training._figures import record_provenance
+    from crisis_triage.training._recipe import CORE_FILE, DEV_FILE
+
+    for name in (DEV_FILE, CORE_FILE):
+        (tmp_path / name).write_bytes(b"x")
+    target = np.array([False, True, True, True, True])  # row 0: background
+    calibrate_on = np.array([False, True, True, True, False])  # row 4: a written example
+    dev_scores = np.array([0.01, 0.2, 0.03, 0.5])  # out-of-fold, per target row
+    model = SimpleNamespace(
+        card_={}, fast_encoder="static-e5-v1", full_encoder="e5-small-q4", threshold_=0.1,
+        oof_={"full_probability": dev_scores},
+    )  # fmt: skip
+    data = SimpleNamespace(
+        texts=["a", "b", "c", "d", "e"], target=target, calibrate_on=calibrate_on
+    )
+    record_provenance(model, data, tmp_path)  # type: ignore[arg-type]
+    reference = model.card_["reference_scores"]
+    assert reference["n"] == 3 and reference["threshold"] == 0.1
+    assert reference["quantiles"][0] == 0.01 and reference["quantiles"][-1] == 0.2
+    assert reference["flag_rate"] == pytest.approx(1 / 3)
+    assert DEV_FILE in reference["source"]

@@ -43,8 +43,10 @@ def waits_by_staffing(grid: Sequence[Mapping[str, Any]], target_minutes: float) 
                 label=f"{name}: median",
             )
         crisis.axhline(target_minutes, color="#b03a2e", linestyle=":", label="target")
+        peaks = sorted({r["peak_specialists"] for r in grid})
         for ax, title in ((crisis, "Crises"), (other, "Other messages")):
             ax.set_yscale("log")
+            ax.set_xticks(peaks)
             ax.set(
                 xlabel="Specialists on shift at peak",
                 ylabel="Minutes to triage (log)",
@@ -59,6 +61,7 @@ def utilisation(grid: Sequence[Mapping[str, Any]]) -> str:
     """Specialists' utilisation against staffing (detector scenarios)."""
     with figure_canvas(5.6, 4.0) as (figure, ax):
         fcfs = [r for r in grid if r["mode"] == "fcfs"]
+        ax.set_xticks([r["peak_specialists"] for r in fcfs])
         ax.plot(
             [r["peak_specialists"] for r in fcfs],
             [r["utilisation"] for r in fcfs],
