@@ -1,4 +1,5 @@
-"""``GET /v1/metrics/response-times``: the study's headline measure, and PPV from dispositions."""
+"""``GET /v1/metrics/response-times``: the study's headline measure, and PPV from dispositions;
+``GET /v1/metrics/monitoring``: the daily drift and flag-rate aggregates."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from crisis_triage.monitoring import SCORE_BIN_EDGES, recent_days
 from crisis_triage.service._deps import MetricsReader, SessionDep
 from crisis_triage.service._errors import ErrorBody
+from crisis_triage.storage import utcnow
 from crisis_triage.triage import response_times
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
@@ -75,3 +78,55 @@ def get_response_times(
     for day in body["days"]:
         day["day"] = str(day["day"])
     return body
+
+
+class MonitoringDayOut(BaseModel):
+    day: str
+    complete: bool
+    messages: int
+    scored: int
+    unscored: int
+    flagged: int
+    flags_per_1000: float | None
+    unscored_rate: float | None
+    score_histogram: list[int]
+    languages: dict[str, int]
+    ppv_resolved: int
+    ppv_confirmed: int
+    ppv: float | None
+    psi: float | None
+    ks_statistic: float | None
+    ks_pvalue: float | None
+    reference_source: str | None
+    model_version: str | None
+    drift_alerted_at: str | None
+
+
+class MonitoringOut(BaseModel):
+    """Daily aggregates of the live score stream (UTC days of receipt), kept by the worker:
+    flag rate, unscored rate, score histogram (bins at ``score_bin_edges``), language mix,
+    clinician-confirmed PPV, and drift (PSI, KS) against the reference distribution."""
+
+    score_bin_edges: list[float]
+    days: list[MonitoringDayOut]
+
+
+@router.get(
+    "/monitoring",
+    response_model=MonitoringOut,
+    responses={
+        401: {"model": ErrorBody, "description": "not logged in"},
+        403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
+        422: {"model": ErrorBody, "description": "invalid query"},
+    },
+    summary="Daily flag rate, score distribution, unscored rate, languages, PPV and drift",
+)
+def get_monitoring(
+    session: SessionDep,
+    _caller: MetricsReader,
+    days: Annotated[int, Query(ge=1, le=366, description="how many UTC days back")] = 30,
+) -> Any:
+    return {
+        "score_bin_edges": list(SCORE_BIN_EDGES),
+        "days": recent_days(session, days, now=utcnow()),
+    }

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crisis_triage.monitoring import DriftBounds, MonitoringPolicy
 from crisis_triage.storage import (
     EncryptionError,
     KeyRing,
@@ -143,6 +144,32 @@ class Settings(BaseSettings):
         "waits for a connection held by another that waits for a thread",
     )
 
+    monitoring_interval_minutes: float | None = Field(
+        default=60.0,
+        gt=0,
+        description="the worker recomputes the daily monitoring aggregates (flag rate, score "
+        "distribution, drift) this often; unset: never",
+    )
+    drift_psi_bound: float = Field(
+        default=0.25, gt=0, description="a day's scores shifted: PSI against the reference above"
+    )
+    drift_ks_bound: float = Field(
+        default=0.2, gt=0, le=1, description="... or Kolmogorov-Smirnov statistic above"
+    )
+    drift_flag_rate_ratio: float = Field(
+        default=2.0, gt=1, description="... or flag rate above/below the reference's by this factor"
+    )
+    drift_min_messages: int = Field(
+        default=200, ge=1, description="days with fewer scored messages are not judged"
+    )
+    drift_baseline_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="without a reference in the model card, the first this many days stored "
+        "are the reference",
+    )
+
     @field_validator("webhook_urls")
     @classmethod
     def _http_urls(cls, urls: list[str]) -> list[str]:
@@ -196,6 +223,17 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
+
+    def monitoring_policy(self) -> MonitoringPolicy:
+        return MonitoringPolicy(
+            bounds=DriftBounds(
+                psi=self.drift_psi_bound,
+                ks_statistic=self.drift_ks_bound,
+                flag_rate_ratio=self.drift_flag_rate_ratio,
+                min_messages=self.drift_min_messages,
+            ),
+            baseline_days=self.drift_baseline_days,
+        )
 
     def policy(self) -> TriagePolicy:
         return TriagePolicy(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 import httpx
 
+from crisis_triage.monitoring import run_monitoring
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.storage import utcnow
 from crisis_triage.triage import (
@@ -46,6 +47,7 @@ class Worker:
         self.transport = transport
         self._alerted: set[tuple[str, int | None]] = set()  # one alert per value per process
         self._next_checkpoint = 0.0  # time.monotonic() of the next audit checkpoint
+        self._next_monitoring = 0.0  # ... and of the next daily monitoring round
 
     def _checkpoint_audit_log(self) -> None:
         settings = self.state.settings
@@ -62,6 +64,28 @@ class Worker:
             except OSError as exc:  # the file's place is unavailable: try again in a minute
                 self._next_checkpoint = time.monotonic() + 60
                 log.error("audit checkpoint not written: %s", type(exc).__name__)
+
+    def _monitor(self, now: datetime | None) -> None:
+        """Recompute the daily monitoring aggregates; a shifted day raises an operator alert.
+        A failure here never holds up escalations and webhooks: it is logged and retried."""
+        minutes = self.state.settings.monitoring_interval_minutes
+        if minutes is None or time.monotonic() < self._next_monitoring:
+            return
+        self._next_monitoring = time.monotonic() + 60 * minutes
+        scorer = self.state.scorer
+        try:
+            with self.state.sessions() as session:
+                run_monitoring(
+                    session,
+                    self.state.policy,
+                    self.state.settings.monitoring_policy(),
+                    card=getattr(scorer, "card_", None),
+                    threshold=getattr(scorer, "threshold_", None),
+                    now=now or utcnow(),
+                )
+        except Exception as exc:
+            self._next_monitoring = time.monotonic() + 60
+            log.error("daily monitoring failed: %s", type(exc).__name__)
 
     def _alert_integrity_failures(self) -> None:
         failures = self.state.integrity_failures
@@ -81,6 +105,7 @@ class Worker:
         self.state.refresh_policy()  # settings an admin changed, in any process
         self._alert_integrity_failures()
         self._checkpoint_audit_log()
+        self._monitor(now)
         with self.state.sessions() as session:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
         for case_id in report.escalated:

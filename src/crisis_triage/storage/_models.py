@@ -8,7 +8,7 @@ are encrypted at rest (``EncryptedText`` / ``EncryptedJSON``, see docs/privacy.m
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -335,6 +335,34 @@ class SettingOverride(Base):
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class DailyMonitoring(Base):
+    """One UTC day (of receipt) of the live score stream, for drift and flag-rate monitoring:
+    counts, the score histogram, the language mix, the clinician-confirmed PPV and the drift
+    statistics against the reference distribution.  Numbers and codes only, never text."""
+
+    __tablename__ = "daily_monitoring"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime]
+    complete: Mapped[bool] = mapped_column(Boolean)  # the day had ended when computed
+    messages: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer)
+    unscored: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[int] = mapped_column(Integer)
+    # Counts of scores per bin of monitoring.SCORE_BIN_EDGES.
+    score_histogram: Mapped[list[int]] = mapped_column(JSON, default=list)
+    languages: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ppv_resolved: Mapped[int] = mapped_column(Integer)
+    ppv_confirmed: Mapped[int] = mapped_column(Integer)
+    psi: Mapped[float | None] = mapped_column(Float)
+    ks_statistic: Mapped[float | None] = mapped_column(Float)
+    ks_pvalue: Mapped[float | None] = mapped_column(Float)
+    reference_source: Mapped[str | None] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    # Set once, when the day's operator alert was raised (never twice for one day).
+    drift_alerted_at: Mapped[datetime | None]
 
 
 # Encrypted values written through the ORM are bound to their row once it has an id.
