@@ -19,6 +19,7 @@ from crisis_triage.service import (
     _routes_alerts,
     _routes_auth,
     _routes_cases,
+    _routes_fhir,
     _routes_health,
     _routes_messages,
     _routes_metrics,
@@ -156,6 +157,7 @@ def create_app(
         _routes_alerts,
         _routes_metrics,
         _routes_patients,
+        _routes_fhir,
     ):
         app.include_router(module.router)
     return app

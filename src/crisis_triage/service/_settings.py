@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         default=10, ge=1, le=10, description="at most this many earlier messages (the latest)"
     )
     webhook_urls: list[str] = Field(default_factory=list)
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="the Twilio account's auth token: POST /v1/channels/sms/twilio checks "
+        "X-Twilio-Signature with it; unset: that webhook answers 503 and stores nothing",
+    )
+    twilio_webhook_url: str | None = Field(
+        default=None,
+        description="the public URL Twilio posts to, as configured in Twilio (the signature "
+        "covers it); unset: the URL of the request as received",
+    )
     webhook_secret: SecretStr = SecretStr(DEFAULT_WEBHOOK_SECRET)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=5.0, ge=0)
@@ -142,6 +152,13 @@ class Settings(BaseSettings):
         "database connections per process (2 x db_pool_size), so that a request never "
         "waits for a connection held by another that waits for a thread",
     )
+
+    @field_validator("twilio_webhook_url")
+    @classmethod
+    def _twilio_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("the Twilio webhook URL must start with http:// or https://")
+        return url
 
     @field_validator("webhook_urls")
     @classmethod

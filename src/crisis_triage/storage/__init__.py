@@ -71,6 +71,7 @@ from crisis_triage.storage._models import (
     Message,
     PatientReply,
     SettingOverride,
+    SmsSender,
     User,
     WebhookDelivery,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "RotationReport",
     "RowBound",
     "SettingOverride",
+    "SmsSender",
     "UTCDateTime",
     "User",
     "WebhookDelivery",
