@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from crisis_triage.storage import KeyRing, SmsSender, engine_keyring, utcnow
+from crisis_triage.storage import KeyRing, Message, SmsSender, engine_keyring, utcnow
 from crisis_triage.triage import (
     AuditActor,
     ConflictError,
@@ -56,8 +56,21 @@ def normalise_phone(raw: str) -> str:
 
 def _phone_macs(keyring: KeyRing, phone: str) -> list[str]:
     """The number's HMAC under each key of the ring, the active key first."""
-    data = _MAC_CONTEXT + normalise_phone(phone).encode("ascii")
+    return _macs(keyring, normalise_phone(phone))
+
+
+def _macs(keyring: KeyRing, identity: str) -> list[str]:
+    data = _MAC_CONTEXT + identity.encode("utf-8")
     return [keyring.mac(data, key_id) for key_id in keyring.key_ids]
+
+
+def _sender_identity(raw: str) -> str:
+    """What identifies a sender: the E.164 number (a ``whatsapp:`` prefix dropped), or for a
+    short code or a name, the value as sent (nobody can map those, but they still arrive)."""
+    try:
+        return normalise_phone(raw.removeprefix("whatsapp:"))
+    except PhoneNumberError:
+        return raw.strip()
 
 
 @dataclass(frozen=True)
@@ -140,8 +153,10 @@ def remove_sms_sender(session: Session, sender_id: int, *, actor: AuditActor) ->
 
 def patient_for_phone(session: Session, phone: str) -> str | None:
     """The patient id an admin mapped ``phone`` to, or None."""
-    sender = _find(session, phone)
-    return sender.patient_id if sender is not None else None
+    identity = _sender_identity(phone)
+    macs = _macs(engine_keyring(session.get_bind()), identity)
+    stmt = select(SmsSender.patient_id).where(SmsSender.phone_hash.in_(macs))
+    return session.scalars(stmt).first()
 
 
 def valid_twilio_signature(
@@ -166,24 +181,27 @@ class InboundSms:
 def sms_message(session: Session, sms: InboundSms, *, now: datetime) -> IncomingMessage:
     """The message to ingest: a mapped number's patient, or a pseudonym for an unknown one.
 
-    Twilio's webhook has no send time: the time of receipt stands in.  A message with no text
-    (a picture only) is still queued, with a note in place of the text.
+    Twilio's webhook has no send time: the time of first receipt stands in (a retry of a
+    stored MessageSid reuses it, so that it is recognised as the same message).  A message with
+    no text (a picture only) is still queued, with a note in place of the text.
     """
+    key = f"twilio:{sms.message_sid}"
+    stored_at = session.scalar(select(Message.sent_at).where(Message.idempotency_key == key))
     patient_id = patient_for_phone(session, sms.sender_phone)
     sender = KNOWN_SENDER
     if patient_id is None:
-        mac = _phone_macs(engine_keyring(session.get_bind()), sms.sender_phone)[0]
+        mac = _macs(engine_keyring(session.get_bind()), _sender_identity(sms.sender_phone))[0]
         patient_id, sender = UNKNOWN_SENDER_PREFIX + mac[:24], UNKNOWN_SENDER
     text = (
         sms.body if sms.body.strip() else f"(an SMS with no text, {sms.media_count} media item(s))"
     )
     text = text.replace("\x00", "\ufffd")  # refusing it would lose the message
     return IncomingMessage(
-        idempotency_key=f"twilio:{sms.message_sid}",
+        idempotency_key=key,
         patient_id=patient_id,
         sender=sender,
         channel=SMS_CHANNEL,
-        sent_at=now,
+        sent_at=stored_at or now,
         text=storable_text(text),
     )
 

@@ -24,6 +24,7 @@ from crisis_triage.service import (
     _routes_messages,
     _routes_metrics,
     _routes_patients,
+    _routes_sms,
 )
 from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
@@ -158,6 +159,7 @@ def create_app(
         _routes_metrics,
         _routes_patients,
         _routes_fhir,
+        _routes_sms,
     ):
         app.include_router(module.router)
     return app
