@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -37,7 +38,26 @@ from crisis_triage.service._deps import Ingester, Principal, QueueReader, Sessio
 from crisis_triage.service._errors import FHIR_BASE_PATH, fhir_error_response
 from crisis_triage.triage import IdempotencyConflictError, IngestResult, TriagePolicy, ingest
 
-router = APIRouter(prefix=FHIR_BASE_PATH, tags=["fhir"])
+
+class FhirResponse(JSONResponse):
+    """A FHIR resource as JSON (its own media type), given already serialised."""
+
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return content.encode("utf-8") if isinstance(content, str) else super().render(content)
+
+
+router = APIRouter(prefix=FHIR_BASE_PATH, tags=["fhir"], default_response_class=FhirResponse)
+# What the OpenAPI document says of the body (the route reads it itself, to answer bad input
+# with an OperationOutcome).
+_FHIR_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "a Communication, or a Bundle (batch or transaction) of Communications",
+        "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+    }
+}
 
 ResourceId = Annotated[int, Path(ge=1, le=2**62, description="the resource's id")]
 
@@ -63,9 +83,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _fhir(resource: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        resource.model_dump_json(), status_code=status, media_type=FHIR_JSON, headers=headers
-    )
+    return FhirResponse(resource.model_dump_json(), status_code=status, headers=headers)
 
 
 def _base_url(request: Request) -> str:
@@ -165,7 +183,13 @@ def _post(
 _POST_SUMMARY = "Store, score and queue a Communication, or a batch/transaction Bundle of them"
 
 
-@router.post("/Communication", status_code=201, responses=_ERRORS, summary=_POST_SUMMARY)
+@router.post(
+    "/Communication",
+    status_code=201,
+    responses=_ERRORS | {200: {"model": FhirResource, "description": "a repeat, or a Bundle"}},
+    summary=_POST_SUMMARY,
+    openapi_extra=_FHIR_BODY,
+)
 async def post_communication(
     request: Request, state: StateDep, session: SessionDep, caller: Ingester
 ) -> Response:
@@ -175,7 +199,12 @@ async def post_communication(
     return await anyio.to_thread.run_sync(_post, request, body, state, session, caller)
 
 
-@router.post("", responses=_ERRORS, summary="A batch or transaction Bundle of Communications")
+@router.post(
+    "",
+    responses=_ERRORS | {201: {"model": FhirResource, "description": "a single Communication"}},
+    summary="A batch or transaction Bundle of Communications",
+    openapi_extra=_FHIR_BODY,
+)
 async def post_bundle(
     request: Request, state: StateDep, session: SessionDep, caller: Ingester
 ) -> Response:
@@ -183,22 +212,22 @@ async def post_bundle(
     return await anyio.to_thread.run_sync(_post, request, body, state, session, caller)
 
 
-def _search_params(request: Request, allowed: set[str]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
+def _check_params(request: Request, allowed: set[str]) -> None:
+    """Refuse unknown and repeated search parameters (a search we cannot do must not look like
+    one that found nothing)."""
+    seen: set[str] = set()
+    for name, _value in request.query_params.multi_items():
         if name == "_format":
             continue
         if name not in allowed:
             raise FhirInputError(400, [Issue("not-supported", f"unknown search parameter {name}")])
-        if name in params:
+        if name in seen:
             raise FhirInputError(400, [Issue("not-supported", f"{name} may be given once")])
-        params[name] = value
-    return params
+        seen.add(name)
 
 
-def _subject(params: dict[str, str]) -> str:
-    subject = params.get("subject", "")
-    patient_id = subject.removeprefix("Patient/")
+def _patient_id(subject: str | None) -> str:
+    patient_id = (subject or "").removeprefix("Patient/")
     if not patient_id or "/" in patient_id or len(patient_id) > 128:
         raise FhirInputError(
             400, [Issue("required", "subject=Patient/<id> is required", "subject")]
@@ -206,11 +235,20 @@ def _subject(params: dict[str, str]) -> str:
     return patient_id
 
 
+Subject = Annotated[
+    str | None, Query(description="required: Patient/<id> (or the bare id)", max_length=200)
+]
+FlagStatusQuery = Annotated[str | None, Query(description="active or inactive", max_length=20)]
+
+
 @router.get("/RiskAssessment", responses=_ERRORS, summary="Search RiskAssessments by subject")
-def search_risk(request: Request, session: SessionDep, caller: QueueReader) -> Response:
+def search_risk(
+    request: Request, session: SessionDep, caller: QueueReader, subject: Subject = None
+) -> Response:
     """A searchset Bundle: one RiskAssessment per scored message of the patient (audited)."""
     try:
-        patient_id = _subject(_search_params(request, {"subject"}))
+        _check_params(request, {"subject"})
+        patient_id = _patient_id(subject)
     except FhirInputError as exc:
         return fhir_error_response(exc.status, exc.issues)
     found = search_risk_assessments(session, patient_id, actor=caller.audit_actor())
@@ -218,13 +256,18 @@ def search_risk(request: Request, session: SessionDep, caller: QueueReader) -> R
 
 
 @router.get("/Flag", responses=_ERRORS, summary="Search Flags by subject and status")
-def search_flag(request: Request, session: SessionDep, caller: QueueReader) -> Response:
+def search_flag(
+    request: Request,
+    session: SessionDep,
+    caller: QueueReader,
+    subject: Subject = None,
+    status: FlagStatusQuery = None,
+) -> Response:
     """A searchset Bundle: one Flag per flagged message of the patient, ``active`` until its
     case is resolved (audited)."""
     try:
-        params = _search_params(request, {"subject", "status"})
-        patient_id = _subject(params)
-        status = params.get("status")
+        _check_params(request, {"subject", "status"})
+        patient_id = _patient_id(subject)
         if status not in (None, "active", "inactive"):
             raise FhirInputError(400, [Issue("invalid", "status is active or inactive", "status")])
     except FhirInputError as exc:

@@ -49,6 +49,7 @@ _WEBHOOK_ERRORS = documented_errors(
 )
 _ADMIN_ERRORS = documented_errors(
     {
+        400: "the body is not valid UTF-8 JSON",
         401: "no or bad credentials",
         403: "not an admin",
         404: "no such sender mapping",
