@@ -245,3 +245,20 @@ def test_sender_rows_hold_a_hash(
     [row] = session.scalars(select(SmsSender)).all()
     assert len(row.phone_hash) == 64 and int(row.phone_hash, 16) >= 0
     assert session.scalar(select(func.count()).select_from(SmsSender)) == 1
+
+
+def test_erasing_a_patient_removes_their_number_mapping(
+    sms_client: TestClient, factory: Factory, session: Session
+) -> None:
+    admin = factory.headers(Role.ADMIN)
+    mapping = {"phone": MAPPED_PHONE, "patient_id": "p-erase-sms"}
+    assert (
+        sms_client.post("/v1/channels/sms/senders", headers=admin, json=mapping).status_code == 201
+    )
+    form = _form(MAPPED_PHONE, ROUTINE_SMS_TEXT)
+    assert _post(sms_client, form, _signed(form)).status_code == 200
+    erased = sms_client.delete("/v1/patients/p-erase-sms?force=true", headers=admin)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["sms_senders"] == 1
+    session.expire_all()
+    assert session.scalars(select(SmsSender)).all() == []
