@@ -262,3 +262,18 @@ def test_erasing_a_patient_removes_their_number_mapping(
     assert erased.json()["sms_senders"] == 1
     session.expire_all()
     assert session.scalars(select(SmsSender)).all() == []
+
+
+def test_behind_a_proxy_the_configured_public_url_is_what_is_signed(
+    database_url: str, session: Session
+) -> None:
+    public = "https://triage.example.org/v1/channels/sms/twilio"
+    settings = settings_for(database_url, twilio_auth_token=AUTH_TOKEN, twilio_webhook_url=public)
+    form = _form(UNKNOWN_PHONE, ROUTINE_SMS_TEXT)
+    validator = RequestValidator(AUTH_TOKEN)
+    with TestClient(create_app(settings, scorer=FakeScorer())) as client:
+        internal = {"X-Twilio-Signature": validator.compute_signature(URL, form)}
+        assert _post(client, form, internal).status_code == 403
+        signed = {"X-Twilio-Signature": validator.compute_signature(public, form)}
+        assert _post(client, form, signed).status_code == 200
+    assert len(_messages(session)) == 1

@@ -153,17 +153,10 @@ class Settings(BaseSettings):
         "waits for a connection held by another that waits for a thread",
     )
 
-    @field_validator("twilio_webhook_url")
+    @field_validator("webhook_urls", "twilio_webhook_url")
     @classmethod
-    def _twilio_url(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError("the Twilio webhook URL must start with http:// or https://")
-        return url
-
-    @field_validator("webhook_urls")
-    @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
+    def _http_urls(cls, urls: list[str] | str | None) -> list[str] | str | None:
+        for url in [urls] if isinstance(urls, str) else urls or []:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"webhook URL must start with http:// or https://: {url!r}")
         return urls
