@@ -164,6 +164,7 @@ def _bad_inputs() -> list[tuple[str, Any, int]]:
     unknown_field = communication(CRISIS_TEXT, secretField=CRISIS_TEXT)
     attachment = communication(CRISIS_TEXT)
     attachment["payload"].append({"contentAttachment": {"url": "http://example.org/a"}})
+    unknown_contained = communication(CRISIS_TEXT, contained=[{"resourceType": CRISIS_TEXT}])
     group_subject = communication(CRISIS_TEXT)
     group_subject["subject"] = {"reference": "Group/g1"}
     return [
@@ -177,6 +178,7 @@ def _bad_inputs() -> list[tuple[str, Any, int]]:
         ("an unknown element", unknown_field, 422),
         ("an attachment", attachment, 422),
         ("a group subject", group_subject, 422),
+        ("an unknown contained resource", unknown_contained, 422),
         ("a search-set bundle", {"resourceType": "Bundle", "type": "searchset"}, 422),
     ]
 

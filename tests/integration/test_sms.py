@@ -207,6 +207,15 @@ def test_the_cli_manages_senders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert duplicate.exit_code == 1 and "already mapped" in duplicate.output
     listed = runner.invoke(cli_app, ["sms", "senders", "list"])
     assert "p-cli" in listed.output and "5550100001" not in listed.output
+    # The service finds what the command line stored (the same keys make the same hash).
+    url = f"sqlite:///{tmp_path / 'sms.db'}"
+    settings = settings_for(url, twilio_auth_token=AUTH_TOKEN)
+    with TestClient(create_app(settings, scorer=FakeScorer())) as client:
+        form = _form(MAPPED_PHONE, ROUTINE_SMS_TEXT)
+        assert _post(client, form, _signed(form)).status_code == 200
+        session = client.app.state.service.sessions()
+        with session:
+            assert [m.patient_id for m in _messages(session)] == ["p-cli"]
     sender_id = listed.output.split("\t", 1)[0]
     removed = runner.invoke(cli_app, ["sms", "senders", "remove", sender_id])
     assert removed.exit_code == 0, removed.output

@@ -8,6 +8,7 @@ Communication and Bundle as R4).  What we need beyond that is checked here and r
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from fhir.resources.R4B.communication import Communication
 from pydantic import ValidationError
 
 from crisis_triage.triage import IncomingMessage, sent_at_in_utc, storable_text
+
+log = logging.getLogger(__name__)
 
 FHIR_CHANNEL = "fhir"
 # Idempotency keys are at most this long (messages.idempotency_key).
@@ -69,6 +72,11 @@ def _validation_issues(prefix: str, error: ValidationError) -> list[Issue]:
         where = _path(prefix, tuple(item["loc"]))
         issues.append(Issue(code, f"{where}: {item['msg']}", where))
     return issues
+
+
+def _unreadable(where: str, exc: Exception) -> FhirInputError:
+    log.info("unreadable FHIR resource at %s: %s", where, type(exc).__name__)
+    return FhirInputError(422, [Issue("structure", f"{where}: not a readable R4 resource", where)])
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -220,6 +228,9 @@ def read_communication(document: dict[str, Any], where: str = "Communication") -
         resource = Communication.model_validate(document)
     except ValidationError as exc:
         raise FhirInputError(422, _validation_issues(where, exc)) from None
+    except Exception as exc:  # fhir.resources fails so on some input (e.g. KeyError for an
+        # unknown contained resource type), with the input in the message: never pass it on
+        raise _unreadable(where, exc) from None
     return CommunicationIn(resource, _incoming(resource, where))
 
 
@@ -282,6 +293,8 @@ def read_bundle(document: dict[str, Any], max_entries: int) -> BundleIn:
         bundle = Bundle.model_validate(shell)
     except ValidationError as exc:
         raise FhirInputError(422, _validation_issues("Bundle", exc)) from None
+    except Exception as exc:  # as in read_communication
+        raise _unreadable("Bundle", exc) from None
     if bundle.type not in _BUNDLE_TYPES:
         raise FhirInputError(
             422,
