@@ -22,8 +22,6 @@ from crisis_triage.cli import app as cli_app
 from crisis_triage.integrations import (
     UNKNOWN_SENDER,
     UNKNOWN_SENDER_PREFIX,
-    PhoneNumberError,
-    normalise_phone,
 )
 from crisis_triage.service import create_app
 from crisis_triage.storage import AuditEntry, Message, SmsSender
@@ -220,26 +218,6 @@ def test_the_cli_manages_senders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     removed = runner.invoke(cli_app, ["sms", "senders", "remove", sender_id])
     assert removed.exit_code == 0, removed.output
     assert runner.invoke(cli_app, ["sms", "senders", "remove", sender_id]).exit_code == 1
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("+15550100001", "+15550100001"),
-        ("+1 (555) 010-0001", "+15550100001"),
-        ("0044 20 7946 0000", "+442079460000"),
-        ("+44.20.7946.0000", "+442079460000"),
-    ],
-)
-def test_phone_numbers_are_normalised_to_e164(raw: str, expected: str) -> None:
-    assert normalise_phone(raw) == expected
-
-
-@pytest.mark.parametrize("raw", ["5550100001", "+0123456789", "+1555", "+1 555 CALL NOW", ""])
-def test_what_is_not_an_international_number_is_refused(raw: str) -> None:
-    with pytest.raises(PhoneNumberError) as refused:
-        normalise_phone(raw)
-    assert raw not in str(refused.value) or not raw
 
 
 def test_sender_rows_hold_a_hash(
