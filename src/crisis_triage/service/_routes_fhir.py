@@ -34,9 +34,16 @@ from crisis_triage.integrations import (
     search_risk_assessments,
     searchset,
 )
-from crisis_triage.service._deps import Ingester, Principal, QueueReader, SessionDep, StateDep
+from crisis_triage.service._deps import (
+    Ingester,
+    Principal,
+    QueueReader,
+    ServiceState,
+    SessionDep,
+    StateDep,
+)
 from crisis_triage.service._errors import FHIR_BASE_PATH, fhir_error_response
-from crisis_triage.triage import IdempotencyConflictError, IngestResult, TriagePolicy, ingest
+from crisis_triage.triage import IdempotencyConflictError, IngestResult, ingest
 
 
 class FhirResponse(JSONResponse):
@@ -101,14 +108,12 @@ def metadata(request: Request) -> Response:
 
 
 def _ingest(
-    session: Session,
-    state: StateDep,
-    items: list[CommunicationIn],
-    caller: Principal,
-    policy: TriagePolicy,
+    session: Session, state: ServiceState, items: list[CommunicationIn], caller: Principal
 ) -> list[IngestResult]:
+    """The one way in, as ``POST /v1/messages`` takes it."""
     api_key_id = caller.api_key.id if caller.api_key else None
-    return ingest(session, state.scorer, [i.message for i in items], policy, api_key_id=api_key_id)
+    messages = [i.message for i in items]
+    return ingest(session, state.scorer, messages, state.policy, api_key_id=api_key_id)
 
 
 def _created(request: Request, item: CommunicationIn, result: IngestResult) -> Response:
@@ -126,7 +131,7 @@ def _entry_error(status: int, issues: list[Issue]) -> dict[str, Any]:
     return {"response": {"status": str(status), "outcome": operation_outcome(issues)}}
 
 
-def _batch(session: Session, state: StateDep, bundle: BundleIn, caller: Principal) -> Response:
+def _batch(session: Session, state: ServiceState, bundle: BundleIn, caller: Principal) -> Response:
     """Each entry on its own: valid ones are stored, bad ones answered in their entry."""
     entries: dict[int, dict[str, Any]] = {}
     pending = []
@@ -137,7 +142,7 @@ def _batch(session: Session, state: StateDep, bundle: BundleIn, caller: Principa
             pending.append((entry.index, entry.communication))
     while pending:
         try:
-            results = _ingest(session, state, [c for _i, c in pending], caller, state.policy)
+            results = _ingest(session, state, [c for _i, c in pending], caller)
         except IdempotencyConflictError as exc:  # that entry alone; the others again
             index, _item = pending.pop(exc.index)
             entries[index] = _entry_error(409, [Issue("duplicate", str(exc))])
@@ -149,11 +154,11 @@ def _batch(session: Session, state: StateDep, bundle: BundleIn, caller: Principa
 
 
 def _transaction(
-    session: Session, state: StateDep, bundle: BundleIn, caller: Principal
+    session: Session, state: ServiceState, bundle: BundleIn, caller: Principal
 ) -> Response:
     """All or nothing (``read_bundle`` refused a bad entry already)."""
     items = [e.communication for e in bundle.entries if e.communication is not None]
-    results = _ingest(session, state, items, caller, state.policy)
+    results = _ingest(session, state, items, caller)
     return _bundle_response("transaction-response", [_entry_response(r) for r in results])
 
 
@@ -164,8 +169,9 @@ def _bundle_response(
 
 
 def _post(
-    request: Request, body: bytes, state: StateDep, session: Session, caller: Principal
+    request: Request, body: bytes, state: ServiceState, session: Session, caller: Principal
 ) -> Response:
+    """Read the body as a Communication or a Bundle and ingest it (in a worker thread)."""
     try:
         document = parse_json(body)
         if document.get("resourceType") == "Bundle":
@@ -176,7 +182,7 @@ def _post(
         item = read_communication(document)
     except FhirInputError as exc:
         return fhir_error_response(exc.status, exc.issues)
-    [result] = _ingest(session, state, [item], caller, state.policy)
+    [result] = _ingest(session, state, [item], caller)
     return _created(request, item, result)
 
 
