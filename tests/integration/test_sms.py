@@ -147,10 +147,15 @@ def test_without_an_auth_token_the_webhook_is_closed(client: TestClient, session
     assert _messages(session) == []
 
 
-def test_the_webhook_takes_twilios_form_only(sms_client: TestClient) -> None:
+def test_the_webhook_takes_twilios_form_only(sms_client: TestClient, session: Session) -> None:
     form = _form(MAPPED_PHONE, CRISIS_SMS_TEXT)
     reply = sms_client.post("/v1/channels/sms/twilio", json=form, headers=_signed(form))
     assert reply.status_code == 415
+    for bad in ({"MessageSid": "SM\x00bad"}, {"From": ""}):
+        signed_but_bad = form | bad
+        reply = _post(sms_client, signed_but_bad, _signed(signed_but_bad))
+        assert reply.status_code == 422, reply.text
+    assert _messages(session) == []
 
 
 def test_admins_manage_the_sender_table(

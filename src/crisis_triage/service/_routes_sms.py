@@ -9,6 +9,7 @@ stored.  A phone number never reaches a log, a URL or an error body.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/channels/sms", tags=["sms"])
 SIGNATURE_HEADER = "X-Twilio-Signature"
 TWIML = "application/xml"
+# Twilio's message ids are "SM"/"MM" and 32 hex digits; this is looser, and safe in a key.
+_MESSAGE_SID = re.compile(r"[A-Za-z0-9]{2,64}")
 
 _WEBHOOK_ERRORS = documented_errors(
     {
@@ -95,9 +98,11 @@ async def twilio_inbound(request: Request, state: StateDep, session: SessionDep)
     missing = [name for name in ("MessageSid", "From") if not params.get(name)]
     if missing:
         raise ApiError(422, f"missing form field(s): {', '.join(missing)}")
+    if not _MESSAGE_SID.fullmatch(params["MessageSid"]):
+        raise ApiError(422, "MessageSid must be 2 to 64 letters and digits")
     media = params.get("NumMedia", "0")
     sms = InboundSms(
-        message_sid=params["MessageSid"][:190],
+        message_sid=params["MessageSid"],
         sender_phone=params["From"],
         body=params.get("Body", ""),
         media_count=int(media) if media.isdigit() else 0,
