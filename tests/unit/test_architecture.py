@@ -17,7 +17,7 @@ LAYERS = [
     {"evaluation", "simulation"},
     {"storage"},
     {"triage"},
-    {"monitoring"},
+    {"integrations", "monitoring"},
     {"service"},
     {"web"},
     {"cli"},

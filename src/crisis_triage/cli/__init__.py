@@ -13,6 +13,7 @@ from crisis_triage.cli import _reports as _reports  # report, export
 from crisis_triage.cli import _scoring as _scoring  # score, explain
 from crisis_triage.cli import _serve as _serve  # serve, db
 from crisis_triage.cli import _simulate as _simulate  # simulate
+from crisis_triage.cli import _sms as _sms  # sms senders
 from crisis_triage.cli import _training as _training  # train, train-default
 from crisis_triage.cli._app import app, main
 

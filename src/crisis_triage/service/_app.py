@@ -19,10 +19,12 @@ from crisis_triage.service import (
     _routes_alerts,
     _routes_auth,
     _routes_cases,
+    _routes_fhir,
     _routes_health,
     _routes_messages,
     _routes_metrics,
     _routes_patients,
+    _routes_sms,
 )
 from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
@@ -156,6 +158,8 @@ def create_app(
         _routes_alerts,
         _routes_metrics,
         _routes_patients,
+        _routes_fhir,
+        _routes_sms,
     ):
         app.include_router(module.router)
     return app

@@ -32,6 +32,7 @@ class ErasureOut(BaseModel):
     replies: int
     alerts: int
     deliveries: int
+    sms_senders: int
 
 
 def _actor(caller: AdminUser) -> AuditActor:

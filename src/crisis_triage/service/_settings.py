@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         default=10, ge=1, le=10, description="at most this many earlier messages (the latest)"
     )
     webhook_urls: list[str] = Field(default_factory=list)
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="the Twilio account's auth token: POST /v1/channels/sms/twilio checks "
+        "X-Twilio-Signature with it; unset: that webhook answers 503 and stores nothing",
+    )
+    twilio_webhook_url: str | None = Field(
+        default=None,
+        description="the public URL Twilio posts to, as configured in Twilio (the signature "
+        "covers it); unset: the URL of the request as received",
+    )
     webhook_secret: SecretStr = SecretStr(DEFAULT_WEBHOOK_SECRET)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=5.0, ge=0)
@@ -170,10 +180,10 @@ class Settings(BaseSettings):
         "are the reference",
     )
 
-    @field_validator("webhook_urls")
+    @field_validator("webhook_urls", "twilio_webhook_url")
     @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
+    def _http_urls(cls, urls: list[str] | str | None) -> list[str] | str | None:
+        for url in [urls] if isinstance(urls, str) else urls or []:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"webhook URL must start with http:// or https://: {url!r}")
         return urls

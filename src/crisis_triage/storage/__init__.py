@@ -72,6 +72,7 @@ from crisis_triage.storage._models import (
     Message,
     PatientReply,
     SettingOverride,
+    SmsSender,
     User,
     WebhookDelivery,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "RotationReport",
     "RowBound",
     "SettingOverride",
+    "SmsSender",
     "UTCDateTime",
     "User",
     "WebhookDelivery",

@@ -365,6 +365,23 @@ class DailyMonitoring(Base):
     drift_alerted_at: Mapped[datetime | None]
 
 
+class SmsSender(Base):
+    """An admin's mapping from an SMS sender's phone number to a patient id.
+
+    The number itself is never stored: ``phone_hash`` is the key ring's HMAC of the number in
+    E.164 form (a lookup tries every key of the ring, so a rotation keeps the mapping working
+    while the old key stays in the ring).
+    """
+
+    __tablename__ = "sms_senders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
 # Encrypted values written through the ORM are bound to their row once it has an id.
 for _model in (Message, Case, CaseEvent, PatientReply):
     listen_for_binding(_model)

@@ -87,6 +87,7 @@ from crisis_triage.triage._history import (
     shown_text,
 )
 from crisis_triage.triage._ingest import IncomingMessage, IngestResult, ingest
+from crisis_triage.triage._input_checks import MAX_CLOCK_SKEW, sent_at_in_utc, storable_text
 from crisis_triage.triage._labels import CRISIS_LABEL, LABEL_COLUMNS, iter_labels
 from crisis_triage.triage._metrics import (
     DayReport,
@@ -196,6 +197,7 @@ __all__ = [
     "LABEL_COLUMNS",
     "LOCKOUT_MINUTES",
     "LOCKOUT_THRESHOLD",
+    "MAX_CLOCK_SKEW",
     "MAX_SCORED_CHARS",
     "MIN_PASSWORD_LENGTH",
     "PURGED_TEXT",
@@ -332,9 +334,11 @@ __all__ = [
     "save_overrides",
     "semantic_backlog",
     "sensitive",
+    "sent_at_in_utc",
     "shown_text",
     "sign",
     "start_session",
+    "storable_text",
     "tier_for",
     "tier_status",
     "update_user",
