@@ -17,6 +17,7 @@ LAYERS = [
     {"evaluation"},
     {"storage"},
     {"triage"},
+    {"integrations"},
     {"service"},
     {"web"},
     {"cli"},

@@ -23,6 +23,7 @@ from crisis_triage.service import (
     _routes_messages,
     _routes_metrics,
     _routes_patients,
+    _routes_prometheus,
 )
 from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
@@ -156,6 +157,7 @@ def create_app(
         _routes_alerts,
         _routes_metrics,
         _routes_patients,
+        _routes_prometheus,
     ):
         app.include_router(module.router)
     return app

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Response
 
 from crisis_triage.service._deps import Ingester, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, documented_errors
+from crisis_triage.service._prometheus import count_ingest
 from crisis_triage.service._schemas import (
     PRIORITY_NAMES,
     MessageBatchIn,
@@ -93,7 +95,10 @@ def post_message(
     """The message is committed to the database before this replies.  If scoring fails it is
     still stored and queued as ``unscored`` ("review now"), and an operator alert is raised."""
     api_key_id = caller.api_key.id if caller.api_key else None
-    [result] = ingest(session, state.scorer, [_incoming(body)], state.policy, api_key_id=api_key_id)
+    items = [_incoming(body)]
+    started = time.perf_counter()
+    [result] = ingest(session, state.scorer, items, state.policy, api_key_id=api_key_id)
+    count_ingest(items, [result], time.perf_counter() - started)
     if result.duplicate:
         response.status_code = 200
     return _out(result)
@@ -121,13 +126,10 @@ def post_batch(
             code="batch_too_large",
         )
     api_key_id = caller.api_key.id if caller.api_key else None
-    results = ingest(
-        session,
-        state.scorer,
-        [_incoming(m) for m in body.messages],
-        state.policy,
-        api_key_id=api_key_id,
-    )
+    items = [_incoming(m) for m in body.messages]
+    started = time.perf_counter()
+    results = ingest(session, state.scorer, items, state.policy, api_key_id=api_key_id)
+    count_ingest(items, results, time.perf_counter() - started)
     if all(r.duplicate for r in results):
         response.status_code = 200
     return MessageBatchResult(results=[_out(r) for r in results])
