@@ -22,6 +22,7 @@ from crisis_triage.service import (
     _routes_health,
     _routes_messages,
     _routes_metrics,
+    _routes_paging,
     _routes_patients,
     _routes_prometheus,
 )
@@ -156,6 +157,7 @@ def create_app(
         _routes_cases,
         _routes_alerts,
         _routes_metrics,
+        _routes_paging,
         _routes_patients,
         _routes_prometheus,
     ):

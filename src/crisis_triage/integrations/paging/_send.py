@@ -24,7 +24,7 @@ from crisis_triage.integrations.paging._render import (
     slack_body,
     teams_body,
 )
-from crisis_triage.triage import PagingKind
+from crisis_triage.triage import PagingKind, sensitive
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -102,10 +102,20 @@ def send_page(
     channel: ChannelTarget,
     body: bytes,
 ) -> PageOutcome:
-    """Send the outbox row ``body`` to ``channel``; never raises for a failed send."""
-    delivery_id, data = page_data(body)
+    """Send the outbox row ``body`` to ``channel``; never raises for a failed send.
+
+    The target is marked sensitive while it is in use: a library that logs the URL it posts to
+    (httpx does, at INFO) logs ``[redacted]`` in its place."""
     if not channel.active:
         return PageOutcome(False, None, "channel_removed")
+    with sensitive(channel.target, config.smtp.password if config.smtp else None):
+        return _send(client, config, channel, body)
+
+
+def _send(
+    client: httpx.Client, config: PagingConfig, channel: ChannelTarget, body: bytes
+) -> PageOutcome:
+    delivery_id, data = page_data(body)
     link = case_link(config.dashboard_url, data.get("case_id"))
     kind = PagingKind(channel.kind)
     if kind is PagingKind.SLACK:
