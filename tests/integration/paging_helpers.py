@@ -88,7 +88,7 @@ class _MailHandler:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
         return "250 Message accepted for delivery"
 
