@@ -111,11 +111,15 @@ def local_smtp() -> Iterator[tuple[int, list[tuple[list[str], Message]]]]:
         controller.stop()
 
 
-_PLAIN_TEXT = {
-    "type": "object",
-    "required": ["type", "text"],
-    "properties": {"type": {"const": "plain_text"}, "text": {"type": "string"}},
-}
+def _plain_text(limit: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["type", "text"],
+        "properties": {
+            "type": {"const": "plain_text"},
+            "text": {"type": "string", "minLength": 1, "maxLength": limit},
+        },
+    }
 
 
 def _text(limit: int) -> dict[str, Any]:
@@ -144,13 +148,7 @@ SLACK_WEBHOOK = {
                         "required": ["type", "text"],
                         "properties": {
                             "type": {"const": "header"},
-                            "text": {
-                                **_PLAIN_TEXT,
-                                "properties": {
-                                    "type": {"const": "plain_text"},
-                                    "text": {"type": "string", "maxLength": 150},
-                                },
-                            },
+                            "text": _plain_text(150),
                         },
                     },
                     {
@@ -176,13 +174,7 @@ SLACK_WEBHOOK = {
                                     "required": ["type", "text"],
                                     "properties": {
                                         "type": {"const": "button"},
-                                        "text": {
-                                            **_PLAIN_TEXT,
-                                            "properties": {
-                                                "type": {"const": "plain_text"},
-                                                "text": {"type": "string", "maxLength": 75},
-                                            },
-                                        },
+                                        "text": _plain_text(75),
                                         "url": {"type": "string", "maxLength": 3000},
                                     },
                                 },

@@ -14,13 +14,6 @@ from crisis_triage.cli import app
 SLACK = "https://hooks.slack.com/services/T000/B000/cli-s3cret"
 
 
-@pytest.fixture
-def fresh_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("CRISIS_TRIAGE_DATABASE_URL", url)
-    return url
-
-
 def test_add_list_test_and_remove_a_channel(fresh_sqlite: str) -> None:
     runner = CliRunner()
     add = ["paging", "add", "--name", "on-call", "--kind", "slack", "--target-stdin"]

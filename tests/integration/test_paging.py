@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from crisis_triage.service import create_app
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import Alert, WebhookDelivery, utcnow
-from crisis_triage.triage import Role, queue_pages
+from crisis_triage.triage import AlertKind, Role, queue_pages, raise_alert
 
 DASHBOARD = "https://triage.example.org"
 ROUTING_KEY = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12"  # 32 characters, as PagerDuty issues them
@@ -110,6 +110,12 @@ def test_a_crisis_pages_slack_teams_and_pagerduty_in_their_documented_shapes(
     assert pager.body["event_action"] == "trigger"
     assert pager.body["dedup_key"] == f"crisis-triage-case-{case_id}"
     assert pager.body["payload"]["severity"] == "critical"
+    assert pager.body["payload"]["custom_details"] == {
+        "Topic": "crisis",
+        "Case": str(case_id),
+        "Risk": "0.97",
+        "Categories": "OD",
+    }
     assert pager.body["links"] == [{"href": link, "text": "Open the case"}]
     for got in (slack, teams, pager):
         _no_patient_data(got.raw)
@@ -147,6 +153,7 @@ def test_an_escalation_pages_again_and_a_routine_message_pages_nobody(
     assert report.escalated == [case_id] and report.delivered == 3
     escalation = paged.receiver.at("/pagerduty")[-1].body
     assert escalation["payload"]["class"] == "escalation"
+    assert escalation["payload"]["custom_details"]["Risk"] == "0.97"
     assert escalation["dedup_key"] == f"crisis-triage-case-{case_id}"  # the same incident
     assert "unacknowledged" in paged.receiver.at("/slack")[-1].body["text"]
 
@@ -178,6 +185,26 @@ def test_a_page_is_queued_once_per_case_per_channel_and_sent_once_by_several_wor
         list(pool.map(lambda w: w.run_once(), workers))
     got = sorted((r.path, r.body["text"].split("/cases/")[-1]) for r in paged.receiver.received)
     assert len(got) == len(set(got)) == 12
+
+
+def test_unscored_messages_page_once_an_hour_during_an_outage(
+    paged: Paged, session: Session
+) -> None:
+    paged.add("email", "oncall@clinic.example", ["unscored"])
+    policy = paged.worker.state.policy
+    start = datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
+    for minutes in (0, 30, 54, 60):
+        raise_alert(
+            session,
+            policy,
+            AlertKind.OPERATOR,
+            "1 message(s) queued unscored: model_error",
+            now=start + timedelta(minutes=minutes),
+            topic="unscored",
+        )
+    session.commit()
+    keys = session.scalars(select(WebhookDelivery.dedup_key).order_by(WebhookDelivery.id)).all()
+    assert keys == ["unscored:2026-12-01T09", "unscored:2026-12-01T10"]
 
 
 def test_a_resolve_waits_for_its_trigger_to_get_through(

@@ -24,6 +24,10 @@ ABOVE_SPECIALIST = {
     ("GET", "/v1/metrics/response-times"),
     ("GET", "/v1/patients/{patient_id}/export"),
     ("DELETE", "/v1/patients/{patient_id}"),
+    ("GET", "/v1/paging/channels"),
+    ("POST", "/v1/paging/channels"),
+    ("DELETE", "/v1/paging/channels/{channel_id}"),
+    ("POST", "/v1/paging/channels/{channel_id}/test"),
 }
 
 

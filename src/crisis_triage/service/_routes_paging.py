@@ -25,14 +25,17 @@ router = APIRouter(prefix="/v1/paging/channels", tags=["paging"])
 
 _ERRORS = documented_errors(
     {
+        400: "the body is not valid UTF-8 JSON",
         401: "no or bad credentials",
         403: "not an admin",
         404: "no such paging channel",
+        413: "the body is larger than the limit",
+        415: "the body is not application/json",
         422: "an invalid name, kind, target or topic (the target is never quoted back)",
     }
 )
 Topic = Literal["crisis", "escalation", "unscored", "operator"]
-ChannelId = Annotated[int, Path(ge=1)]
+ChannelId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 class ChannelIn(BaseModel):

@@ -2,8 +2,9 @@
 
 An alert pages every channel subscribed to its topic; a resolved case sends PagerDuty its
 ``resolve``.  Each page is a ``webhook_deliveries`` row with the channel's id and a dedup key
-(``crisis:<case>``, ``escalation:<case>``, ``resolve:<case>``, ``alert:<alert>``): a unique index
-on the pair makes it once per case per channel, whoever queues it and however often.  The
+(``crisis:<case>``, ``escalation:<case>``, ``resolve:<case>``, ``unscored:<hour>``,
+``alert:<alert>``): a unique index on the pair makes it once per case per channel, whoever
+queues it and however often.  The
 worker sends them with the rest of the outbox (``integrations.paging`` renders each service's
 payload).  A page carries ids, codes, the risk and the summary: never message text, and no
 patient identifier (the case id is the link).
@@ -60,11 +61,24 @@ def _insert_once(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(stmt)
 
 
-def _subscribed(session: Session, topic: str) -> list[PagingChannel]:
-    channels = session.scalars(
-        select(PagingChannel).where(PagingChannel.removed_at.is_(None)).order_by(PagingChannel.id)
+def _subscribed(session: Session, topic: str) -> list[int]:
+    """The ids of the channels paged about ``topic`` (their targets are not read here)."""
+    channels = session.execute(
+        select(PagingChannel.id, PagingChannel.topics)
+        .where(PagingChannel.removed_at.is_(None))
+        .order_by(PagingChannel.id)
     )
-    return [c for c in channels if topic in c.topics]
+    return [channel_id for channel_id, topics in channels if topic in topics]
+
+
+def dedup_key(topic: str, alert: Alert, now: datetime) -> str:
+    """Once per case for crises and escalations; once per hour for unscored messages (an
+    outage fails every request: one page says it); once per alert otherwise."""
+    if topic in _CASE_TOPICS and alert.case_id is not None:
+        return f"{topic}:{alert.case_id}"
+    if topic == PagingTopic.UNSCORED:
+        return f"unscored:{now:%Y-%m-%dT%H}"
+    return f"alert:{alert.id}"
 
 
 def _row(
@@ -90,21 +104,20 @@ def queue_pages(session: Session, alert: Alert, topic: str, *, now: datetime) ->
     channels = _subscribed(session, topic)
     if not channels:
         return
-    per_case = topic in _CASE_TOPICS and alert.case_id is not None
-    dedup_key = f"{topic}:{alert.case_id}" if per_case else f"alert:{alert.id}"
+    key = dedup_key(topic, alert, now)
+    # What the queue orders on: the larger of the message's and its window's (or the case's).
+    scores = [alert.payload.get(k) for k in ("probability", "window_probability", "risk")]
     payload = {
         "action": TRIGGER,
         "topic": topic,
         "alert_id": alert.id,
         "case_id": alert.case_id,
         "summary": alert.summary,
-        "risk": alert.payload.get("window_probability") or alert.payload.get("probability"),
+        "risk": max((float(v) for v in scores if v is not None), default=None),
         "categories": list(alert.payload.get("categories") or []),
         "created_at": now.isoformat(),
     }
-    if topic == PagingTopic.ESCALATION:
-        payload["risk"] = alert.payload.get("risk")
-    _insert_once(session, [_row(c.id, dedup_key, payload, now, alert.id) for c in channels])
+    _insert_once(session, [_row(cid, key, payload, now, alert.id) for cid in channels])
 
 
 def queue_resolve_pages(session: Session, case_id: int, *, now: datetime) -> None:
