@@ -113,36 +113,35 @@ def test_alert_deliveries_and_escalations_are_counted(
     assert after[escalations] == before[escalations] + 1
 
 
-_PROCESS = textwrap.dedent(
+# One interpreter (importing the service costs seconds), forked: the child counts 2 and exits,
+# then the parent counts 3 and scrapes.
+_PROCESSES = textwrap.dedent(
     """
-    import sys
+    import os, sys
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
     from crisis_triage.service._prometheus import exposition, instruments
 
-    instruments().ingested.labels("portal", "flagged").inc(int(sys.argv[1]))
-    if sys.argv[2] == "scrape":
-        body, _type = exposition(sessionmaker(create_engine("sqlite://")))
-        sys.stdout.write(body.decode())
+    counter = instruments().ingested.labels("portal", "flagged")
+    child = os.fork()
+    if child == 0:
+        counter.inc(2)
+        os._exit(0)
+    os.waitpid(child, 0)
+    counter.inc(3)
+    body, _type = exposition(sessionmaker(create_engine("sqlite://")))
+    sys.stdout.write(body.decode())
     """
 )
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_several_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
     env = os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-
-    def run(count: int, then: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-c", _PROCESS, str(count), then],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout
-
-    run(2, "exit")
-    scraped = run(3, "scrape")
+    scraped = subprocess.run(
+        [sys.executable, "-c", _PROCESSES], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert len(list(tmp_path.glob("counter_*.db"))) == 2  # one file per process
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(scraped)
