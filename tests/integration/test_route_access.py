@@ -36,6 +36,10 @@ ABOVE_SPECIALIST = {
     ("POST", "/v1/channels/sms/senders"),
     ("GET", "/v1/channels/sms/senders"),
     ("DELETE", "/v1/channels/sms/senders/{sender_id}"),
+    ("GET", "/v1/paging/channels"),
+    ("POST", "/v1/paging/channels"),
+    ("DELETE", "/v1/paging/channels/{channel_id}"),
+    ("POST", "/v1/paging/channels/{channel_id}/test"),
 }
 
 

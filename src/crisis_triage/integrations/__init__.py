@@ -4,7 +4,8 @@
 ``fhir.resources`` R4B models), the CapabilityStatement, and OperationOutcome for errors.
 ``sms``: Twilio's inbound SMS webhook (signature check with the ``twilio`` library), the
 admin-managed table from a sender's phone number (stored as a keyed hash) to a patient id, and
-the TwiML reply.  The HTTP routes live in ``service``; nothing here knows about HTTP.
+the TwiML reply.  ``paging`` (a subpackage): alerts to Slack, Microsoft Teams, PagerDuty and
+e-mail.  The HTTP routes live in ``service``; nothing here knows about HTTP.
 """
 
 from crisis_triage.integrations._fhir_capability import (

@@ -23,7 +23,9 @@ from crisis_triage.service import (
     _routes_health,
     _routes_messages,
     _routes_metrics,
+    _routes_paging,
     _routes_patients,
+    _routes_prometheus,
     _routes_sms,
 )
 from crisis_triage.service._access_log import AccessLogMiddleware
@@ -157,9 +159,11 @@ def create_app(
         _routes_cases,
         _routes_alerts,
         _routes_metrics,
+        _routes_paging,
         _routes_patients,
         _routes_fhir,
         _routes_sms,
+        _routes_prometheus,
     ):
         app.include_router(module.router)
     return app

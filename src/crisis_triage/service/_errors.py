@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crisis_triage.integrations import FHIR_JSON, Issue, operation_outcome
+from crisis_triage.integrations.paging import PagingChannelError
 from crisis_triage.triage import (
     AccountError,
     ConflictError,
@@ -80,6 +81,7 @@ _DOMAIN_STATUS: dict[type[TriageError], int] = {
     InvalidDispositionError: 422,
     NoteRequiredError: 422,
     AccountError: 400,
+    PagingChannelError: 422,
 }
 
 

@@ -43,7 +43,8 @@ from crisis_triage.service._deps import (
     StateDep,
 )
 from crisis_triage.service._errors import FHIR_BASE_PATH, fhir_error_response
-from crisis_triage.triage import IdempotencyConflictError, IngestResult, ingest
+from crisis_triage.service._prometheus import counted_ingest
+from crisis_triage.triage import IdempotencyConflictError, IngestResult
 
 
 class FhirResponse(JSONResponse):
@@ -113,7 +114,7 @@ def _ingest(
     """The one way in, as ``POST /v1/messages`` takes it."""
     api_key_id = caller.api_key.id if caller.api_key else None
     messages = [i.message for i in items]
-    return ingest(session, state.scorer, messages, state.policy, api_key_id=api_key_id)
+    return counted_ingest(session, state.scorer, messages, state.policy, api_key_id=api_key_id)
 
 
 def _created(request: Request, item: CommunicationIn, result: IngestResult) -> Response:

@@ -30,9 +30,10 @@ from crisis_triage.integrations import (
 )
 from crisis_triage.service._deps import AdminUser, ServiceState, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, documented_errors
+from crisis_triage.service._prometheus import counted_ingest
 from crisis_triage.service._schemas import RequestModel, Text
 from crisis_triage.storage import utcnow
-from crisis_triage.triage import SCORED, ingest
+from crisis_triage.triage import SCORED
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _auth_token(state: ServiceState) -> str:
 def _receive(state: ServiceState, session: Session, sms: InboundSms) -> str:
     """Store, score and queue the SMS; the TwiML reply (the auto-reply when it was flagged)."""
     message = sms_message(session, sms, now=utcnow())
-    [result] = ingest(session, state.scorer, [message], state.policy)
+    [result] = counted_ingest(session, state.scorer, [message], state.policy)
     flagged = result.score_status == SCORED and bool(result.flagged)
     return twiml_reply(state.policy.auto_reply_text if flagged else None)
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crisis_triage.integrations.paging import PAGERDUTY_EVENTS_URL, PagingConfig, SmtpConfig
 from crisis_triage.monitoring import DriftBounds, MonitoringPolicy
 from crisis_triage.storage import (
     EncryptionError,
@@ -180,6 +181,21 @@ class Settings(BaseSettings):
         "are the reference",
     )
 
+    dashboard_url: str = Field(
+        default="",
+        description="the dashboard's address as on-call staff reach it (https://triage.example"
+        ".org); pages link to /cases/<id> under it; unset: pages carry no link",
+    )
+    pagerduty_events_url: str = Field(
+        default=PAGERDUTY_EVENTS_URL, description="the PagerDuty Events API v2 endpoint"
+    )
+    smtp_host: str | None = Field(default=None, description="unset: e-mail channels fail")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "crisis-triage@localhost"
+
     @field_validator("webhook_urls", "twilio_webhook_url")
     @classmethod
     def _http_urls(cls, urls: list[str] | str | None) -> list[str] | str | None:
@@ -243,6 +259,24 @@ class Settings(BaseSettings):
                 min_messages=self.drift_min_messages,
             ),
             baseline_days=self.drift_baseline_days,
+        )
+
+    def paging(self) -> PagingConfig:
+        smtp = None
+        if self.smtp_host:
+            smtp = SmtpConfig(
+                host=self.smtp_host,
+                port=self.smtp_port,
+                security=self.smtp_security,
+                username=self.smtp_username,
+                password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+                sender=self.smtp_from,
+                timeout_seconds=self.webhook_timeout_seconds,
+            )
+        return PagingConfig(
+            dashboard_url=self.dashboard_url,
+            pagerduty_events_url=self.pagerduty_events_url,
+            smtp=smtp,
         )
 
     def policy(self) -> TriagePolicy:

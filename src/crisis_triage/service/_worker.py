@@ -1,4 +1,4 @@
-"""The background worker: escalates overdue crises and sends webhooks.
+"""The background worker: escalates overdue crises and sends webhooks and pages (the outbox).
 
 It keeps no state of its own: everything it does is claimed from the database with row locks,
 so each service process can run one and they share the work.
@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 import httpx
 
+from crisis_triage.integrations.paging import PageOutcome, channel_target, send_page
 from crisis_triage.monitoring import run_monitoring
 from crisis_triage.service._deps import ServiceState
+from crisis_triage.service._prometheus import instruments
 from crisis_triage.storage import utcnow
 from crisis_triage.triage import (
     SIGNATURE_HEADER,
@@ -110,6 +112,7 @@ class Worker:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
         for case_id in report.escalated:
             log.warning("case %d escalated: crisis unacknowledged", case_id)
+        instruments().escalations.inc(len(report.escalated))
         settings = self.state.settings
         # Long enough for one send to time out and be recorded; renewed before every send.
         lease = timedelta(seconds=2 * settings.webhook_timeout_seconds + 1)
@@ -124,25 +127,41 @@ class Worker:
                 with self.state.sessions() as session:
                     if not renew_lease(session, job, lease=lease, now=now):
                         continue  # our lease ran out and another worker has it now
-                status_code, error = self._send(client, job)
+                channel, sent = self._deliver(client, job)
                 with self.state.sessions() as session:
                     outcome = record_attempt(
                         session,
                         job.delivery_id,
                         self.state.policy,
-                        status_code=status_code,
-                        error=error,
+                        status_code=sent.status_code,
+                        error=sent.error,
                         now=now,
                         attempt=job.attempt,
+                        succeeded=sent.succeeded,
                     )
                 if outcome == "delivered":
                     report.delivered += 1
+                    instruments().alerts_sent.labels(channel).inc()
                 elif outcome == "failed":
                     report.failed += 1
+                    instruments().alerts_failed.labels(channel).inc()
                     log.error("webhook %d to %s failed for good", job.delivery_id, job.url)
                 else:
                     report.retrying += 1
         return report
+
+    def _deliver(self, client: httpx.Client, job: DeliveryJob) -> tuple[str, PageOutcome]:
+        """Send one leased row: a page to its channel, or the signed webhook; returns the
+        channel kind (the metrics label) and how it went."""
+        if job.channel_id is None:
+            status_code, error = self._send(client, job)
+            succeeded = status_code is not None and 200 <= status_code < 300
+            return "webhook", PageOutcome(succeeded, status_code, error)
+        with self.state.sessions() as session:
+            channel = channel_target(session, job.channel_id)
+        if channel is None:  # pragma: no cover - channels are never deleted
+            return "unknown", PageOutcome(False, None, "channel_missing")
+        return channel.kind, send_page(client, self.state.settings.paging(), channel, job.body)
 
     def _send(self, client: httpx.Client, job: DeliveryJob) -> tuple[int | None, str | None]:
         secret = self.state.settings.webhook_secret.get_secret_value()

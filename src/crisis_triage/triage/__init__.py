@@ -106,6 +106,13 @@ from crisis_triage.triage._outbox import (
     sign,
     verify,
 )
+from crisis_triage.triage._paging import (
+    PagingKind,
+    PagingTopic,
+    page_url,
+    queue_pages,
+    queue_resolve_pages,
+)
 from crisis_triage.triage._patients import ErasureReport, erase_patient, export_patient
 from crisis_triage.triage._queue import (
     QUEUE_ORDER,
@@ -150,6 +157,7 @@ from crisis_triage.triage._scoring import (
     model_version,
 )
 from crisis_triage.triage._sessions import SESSION_KIND, start_session, use_session
+from crisis_triage.triage._snapshot import QueueSnapshot, queue_snapshot
 from crisis_triage.triage._states import (
     TRANSITIONS,
     UNRESOLVED,
@@ -242,9 +250,12 @@ __all__ = [
     "NoteRequiredError",
     "OpenCrisis",
     "Oversight",
+    "PagingKind",
+    "PagingTopic",
     "PermissionDeniedError",
     "PpvStats",
     "QueueItem",
+    "QueueSnapshot",
     "Reason",
     "RedactingFilter",
     "RescoreJob",
@@ -311,11 +322,15 @@ __all__ = [
     "next_status",
     "open_crises",
     "oversight",
+    "page_url",
     "parse_reasons",
     "patient_history",
     "publish_checkpoint",
     "purge_expired_text",
     "queue_auto_reply",
+    "queue_pages",
+    "queue_resolve_pages",
+    "queue_snapshot",
     "queue_sort_key",
     "raise_alert",
     "raise_crisis_alert",

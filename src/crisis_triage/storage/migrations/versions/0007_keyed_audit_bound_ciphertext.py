@@ -47,10 +47,21 @@ def upgrade() -> None:
     _bind_ciphertexts_to_rows()
 
 
+def _columns_at_this_revision(connection: sa.Connection) -> list[tuple[sa.Table, sa.Column[Any]]]:
+    """The encrypted columns of the models that this revision's schema already has (later
+    revisions add encrypted columns of their own, written bound from the start)."""
+    inspector = sa.inspect(connection)
+    present = {
+        name: {c["name"] for c in inspector.get_columns(name)}
+        for name in inspector.get_table_names()
+    }
+    return [(t, c) for t, c in encrypted_columns() if c.name in present.get(t.name, set())]
+
+
 def _bind_ciphertexts_to_rows() -> None:
     connection = op.get_bind()
     keyring = engine_keyring(connection)
-    for table, column in encrypted_columns():
+    for table, column in _columns_at_this_revision(connection):
         last_id: int | None = 0
         while last_id is not None:
             last_id = rotate_batch(connection, table, column, keyring, last_id, 500, ColumnCounts())
@@ -68,7 +79,7 @@ def _unbind_ciphertexts() -> None:
     """Back to revision 0006's envelopes (bound to the column only), which it can read."""
     connection = op.get_bind()
     keyring = engine_keyring(connection)
-    for table, column in encrypted_columns():
+    for table, column in _columns_at_this_revision(connection):
         is_json = isinstance(column.type, EncryptedJSON)
         context = column.type.context  # type: ignore[attr-defined]
         raw = sa.cast(column, sa.Text)

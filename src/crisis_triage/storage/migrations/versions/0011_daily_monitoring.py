@@ -1,7 +1,7 @@
 """daily monitoring aggregates
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06
 
 One row per UTC day of the live score stream (counts, score histogram, language mix, PPV from
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
