@@ -172,10 +172,11 @@ def fit_stack(
     evidence = inputs.evidence[target_rows]
     y_t, w_t, cal = y[target_rows], w[target_rows], calibrate_on[target_rows]
     at = threshold_on[target_rows]
-    # "calibration": the stacker learns only from rows at a realistic prevalence, so that how
-    # much each member counts is learned on messages like the ones it will rank (written
-    # examples, half of them crises, then train only the base models).
-    learns = cal if est.stack_on == "calibration" else np.ones(len(target_rows), bool)
+    # Below 1, the stacker learns how much each member counts mostly from the rows at a
+    # realistic prevalence (the calibration rows), like the messages it will rank; the other
+    # target rows (written examples, half of them crises) count for less.
+    w_stack = w_t * np.where(cal, 1.0, est.stack_outside_calibration_weight)
+    learns = w_stack > 0
     stackers: dict[str, Any] = {}
     for tier, tier_members in (("fast", FAST_MEMBERS), ("full", members)):
         level1_inputs = level1(oof, evidence, tier_members)
@@ -188,14 +189,14 @@ def fit_stack(
                 _logistic(est.stack_C),
                 level1_inputs[train_pos],
                 y_t[train_pos],
-                _balanced(y_t[train_pos], w_t[train_pos]),
+                _balanced(y_t[train_pos], w_stack[train_pos]),
             )
             second[test_pos] = stacker.decision_function(level1_inputs[test_pos])
         stacker = _fit(
             _logistic(est.stack_C),
             level1_inputs[learns],
             y_t[learns],
-            _balanced(y_t[learns], w_t[learns]),
+            _balanced(y_t[learns], w_stack[learns]),
         )
         calibrator = fit_calibrator("sigmoid", second[cal], y_t[cal], w_t[cal])
         p = calibrate(calibrator, second)

@@ -64,7 +64,7 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
     """
 
     _TRANSIENT = ("_cache", "oof_")  # out-of-fold scores are for the card, not the file
-    stack_on = "target"  # what models saved before the parameter existed did
+    stack_outside_calibration_weight = 1.0  # what models saved before it existed did
 
     def __init__(
         self,
@@ -76,7 +76,7 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
         ngram_C: float = 1.0,
         embedding_C: float = 1.0,
         stack_C: float = 1.0,
-        stack_on: str = "target",
+        stack_outside_calibration_weight: float = 1.0,
         fast_encoder: str = "static-e5-v1",
         full_encoder: str | None = "e5-small-q4",
         cv: int = 5,
@@ -93,7 +93,7 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
         self.ngram_C = ngram_C
         self.embedding_C = embedding_C
         self.stack_C = stack_C
-        self.stack_on = stack_on
+        self.stack_outside_calibration_weight = stack_outside_calibration_weight
         self.fast_encoder = fast_encoder
         self.full_encoder = full_encoder
         self.cv = cv
@@ -181,8 +181,8 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
             ),
             (bool(self.fast_encoder), "fast_encoder must name an encoder"),
             (
-                self.stack_on in ("target", "calibration"),
-                "stack_on must be 'target' or 'calibration'",
+                0 <= self.stack_outside_calibration_weight <= 1,
+                "stack_outside_calibration_weight must be in [0, 1]",
             ),
         ]
         for ok, message in checks:
