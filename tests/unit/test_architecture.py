@@ -16,7 +16,7 @@ LAYERS = [
     {"training"},
     {"evaluation"},
     {"storage"},
-    {"triage"},
+    {"triage", "care"},
     {"service"},
     {"web"},
     {"cli"},

@@ -18,6 +18,7 @@ from crisis_triage.detector import Scorer
 from crisis_triage.service import (
     _routes_alerts,
     _routes_auth,
+    _routes_care,
     _routes_cases,
     _routes_health,
     _routes_messages,
@@ -156,6 +157,7 @@ def create_app(
         _routes_alerts,
         _routes_metrics,
         _routes_patients,
+        _routes_care,
     ):
         app.include_router(module.router)
     return app

@@ -22,6 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crisis_triage.care import CareInputError
 from crisis_triage.triage import (
     AccountError,
     ConflictError,
@@ -59,6 +60,7 @@ _DOMAIN_STATUS: dict[type[TriageError], int] = {
     InvalidDispositionError: 422,
     NoteRequiredError: 422,
     AccountError: 400,
+    CareInputError: 422,
 }
 
 

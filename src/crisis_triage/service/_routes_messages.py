@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from crisis_triage.care import note_new_messages
 from crisis_triage.service._deps import Ingester, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, documented_errors
 from crisis_triage.service._schemas import (
@@ -93,7 +94,9 @@ def post_message(
     """The message is committed to the database before this replies.  If scoring fails it is
     still stored and queued as ``unscored`` ("review now"), and an operator alert is raised."""
     api_key_id = caller.api_key.id if caller.api_key else None
-    [result] = ingest(session, state.scorer, [_incoming(body)], state.policy, api_key_id=api_key_id)
+    incoming = [_incoming(body)]
+    [result] = ingest(session, state.scorer, incoming, state.policy, api_key_id=api_key_id)
+    note_new_messages(session, incoming, [result])
     if result.duplicate:
         response.status_code = 200
     return _out(result)
@@ -121,13 +124,9 @@ def post_batch(
             code="batch_too_large",
         )
     api_key_id = caller.api_key.id if caller.api_key else None
-    results = ingest(
-        session,
-        state.scorer,
-        [_incoming(m) for m in body.messages],
-        state.policy,
-        api_key_id=api_key_id,
-    )
+    incoming = [_incoming(m) for m in body.messages]
+    results = ingest(session, state.scorer, incoming, state.policy, api_key_id=api_key_id)
+    note_new_messages(session, incoming, results)
     if all(r.duplicate for r in results):
         response.status_code = 200
     return MessageBatchResult(results=[_out(r) for r in results])

@@ -15,7 +15,12 @@ from crisis_triage.storage import (
     dev_key_path,
     load_keyring,
 )
-from crisis_triage.triage import TriagePolicy
+from crisis_triage.triage import (
+    SettingError,
+    TriagePolicy,
+    check_timezone,
+    parse_follow_up_schedule,
+)
 
 # Placeholders that are fine on a laptop and refused anywhere else.
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105
@@ -65,6 +70,12 @@ class Settings(BaseSettings):
     patient_window_messages: int = Field(
         default=10, ge=1, le=10, description="at most this many earlier messages (the latest)"
     )
+    follow_up_schedule: str = Field(
+        default="24h,72h,7d,30d",
+        description="follow-ups scheduled when a crisis is resolved (h: hours; d: days at the "
+        "same local time in SITE_TIMEZONE)",
+    )
+    site_timezone: str = Field(default="UTC", description="IANA time zone of the site")
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: SecretStr = SecretStr(DEFAULT_WEBHOOK_SECRET)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
@@ -151,6 +162,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"webhook URL must start with http:// or https://: {url!r}")
         return urls
 
+    @field_validator("follow_up_schedule")
+    @classmethod
+    def _schedule(cls, raw: str) -> str:
+        try:
+            return ",".join(parse_follow_up_schedule(raw))
+        except SettingError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _timezone(cls, raw: str) -> str:
+        try:
+            return check_timezone(raw)
+        except SettingError as exc:
+            raise ValueError(str(exc)) from None
+
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:
         if self.environment == "development":
@@ -210,4 +237,6 @@ class Settings(BaseSettings):
             semantic_backoff_max_seconds=self.semantic_backoff_max_seconds,
             patient_window_hours=self.patient_window_hours,
             patient_window_messages=self.patient_window_messages,
+            follow_up_schedule=parse_follow_up_schedule(self.follow_up_schedule),
+            site_timezone=check_timezone(self.site_timezone),
         )

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 import httpx
 
+from crisis_triage.care import run_care_round
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.storage import utcnow
 from crisis_triage.triage import (
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class WorkerReport:
     escalated: list[int] = field(default_factory=list)
+    follow_ups_overdue: list[int] = field(default_factory=list)
+    caring_contacts_sent: int = 0
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
@@ -85,6 +88,10 @@ class Worker:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
         for case_id in report.escalated:
             log.warning("case %d escalated: crisis unacknowledged", case_id)
+        with self.state.sessions() as session:
+            care = run_care_round(session, self.state.policy, now=now)
+        report.follow_ups_overdue = care.overdue
+        report.caring_contacts_sent = care.caring_contacts_sent
         settings = self.state.settings
         # Long enough for one send to time out and be recorded; renewed before every send.
         lease = timedelta(seconds=2 * settings.webhook_timeout_seconds + 1)

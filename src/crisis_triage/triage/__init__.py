@@ -136,9 +136,11 @@ from crisis_triage.triage._runtime import (
     RuntimeSetting,
     SettingError,
     apply_overrides,
+    check_timezone,
     clear_override,
     effective_policy,
     load_overrides,
+    parse_follow_up_schedule,
     save_overrides,
 )
 from crisis_triage.triage._scoring import (
@@ -275,6 +277,7 @@ __all__ = [
     "check_checkpoints",
     "check_disposition",
     "check_permission",
+    "check_timezone",
     "claim_next",
     "clear_override",
     "create_api_key",
@@ -309,6 +312,7 @@ __all__ = [
     "next_status",
     "open_crises",
     "oversight",
+    "parse_follow_up_schedule",
     "parse_reasons",
     "patient_history",
     "publish_checkpoint",

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
+from crisis_triage.care import resolve_case
 from crisis_triage.lexicon import CATEGORIES
-from crisis_triage.service import SessionDep
+from crisis_triage.service import SessionDep, StateDep
 from crisis_triage.triage import (
     Action,
     CaseStatus,
@@ -257,6 +258,7 @@ def _failed(
 def resolve(
     case_id: CaseId,
     request: Request,
+    state: StateDep,
     session: SessionDep,
     user: SpecialistForm,
     disposition: Annotated[str, Form(max_length=32)] = "",
@@ -272,11 +274,11 @@ def resolve(
         return _failed(request, session, user, case_id, error, form)
     if chosen not in CRISIS_DISPOSITIONS:
         types = ()  # the form pre-ticks the detector's categories; they only go with a crisis
-    try:
-        apply_action(
+    try:  # commits; audited as case.resolve (and follow_up.schedule)
+        resolve_case(
             session,
+            state.policy,
             case_id,
-            Action.RESOLVE,
             user.actor(),
             note=note.strip() or None,
             disposition=chosen,
@@ -284,7 +286,6 @@ def resolve(
         )
     except TriageError as exc:
         return _failed(request, session, user, case_id, exc, form)
-    session.commit()  # apply_action audited it as case.resolve
     return RedirectResponse("/queue?done=resolved", status_code=303)
 
 

@@ -50,7 +50,7 @@ def upgrade() -> None:
 def _bind_ciphertexts_to_rows() -> None:
     connection = op.get_bind()
     keyring = engine_keyring(connection)
-    for table, column in encrypted_columns():
+    for table, column in _columns_at_this_revision(connection):
         last_id: int | None = 0
         while last_id is not None:
             last_id = rotate_batch(connection, table, column, keyring, last_id, 500, ColumnCounts())
@@ -64,11 +64,20 @@ def downgrade() -> None:
             batch.drop_column("key_id")
 
 
+def _columns_at_this_revision(
+    connection: sa.Connection,
+) -> list[tuple[sa.Table, sa.Column[Any]]]:
+    """The encrypted columns of the tables that exist at this revision (later revisions add
+    tables with encrypted columns to the models)."""
+    inspector = sa.inspect(connection)
+    return [(t, c) for t, c in encrypted_columns() if inspector.has_table(t.name)]
+
+
 def _unbind_ciphertexts() -> None:
     """Back to revision 0006's envelopes (bound to the column only), which it can read."""
     connection = op.get_bind()
     keyring = engine_keyring(connection)
-    for table, column in encrypted_columns():
+    for table, column in _columns_at_this_revision(connection):
         is_json = isinstance(column.type, EncryptedJSON)
         context = column.type.context  # type: ignore[attr-defined]
         raw = sa.cast(column, sa.Text)
