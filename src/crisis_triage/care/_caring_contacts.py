@@ -200,7 +200,7 @@ def send_due_caring_contacts(
             .order_by(CaringContact.due_at, CaringContact.id)
             .limit(limit)
             .with_for_update(of=CaringContact, skip_locked=True)
-        ).tuples()
+        )
     )
     queued = 0
     for contact, enrolment in due:
