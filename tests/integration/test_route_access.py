@@ -24,6 +24,8 @@ ABOVE_SPECIALIST = {
     ("GET", "/v1/metrics/response-times"),
     ("GET", "/v1/patients/{patient_id}/export"),
     ("DELETE", "/v1/patients/{patient_id}"),
+    ("POST", "/v1/caring-contact-templates"),
+    ("POST", "/v1/caring-contact-templates/{template_id}/review"),
 }
 
 

@@ -32,7 +32,13 @@ from crisis_triage.care._follow_ups import (
     sweep_follow_ups,
 )
 from crisis_triage.care._intake import CareRound, note_new_messages, run_care_round
-from crisis_triage.care._resolution import resolve_case
+from crisis_triage.care._resolution import RiskInput, resolve_case
+from crisis_triage.care._risk import (
+    RiskFormulationView,
+    RiskLevel,
+    add_risk_formulation,
+    risk_formulations,
+)
 from crisis_triage.care._safety_plans import (
     PLAN_LANGUAGES,
     SECTIONS,
@@ -44,6 +50,12 @@ from crisis_triage.care._schedule import (
     caring_contact_times,
     exists_locally,
     follow_up_times,
+)
+from crisis_triage.care._templates import (
+    TemplateView,
+    add_template,
+    list_templates,
+    review_template,
 )
 
 __all__ = [
@@ -60,7 +72,13 @@ __all__ = [
     "FollowUpStatus",
     "FollowUpSweep",
     "FollowUpView",
+    "RiskFormulationView",
+    "RiskInput",
+    "RiskLevel",
     "SafetyPlanVersion",
+    "TemplateView",
+    "add_risk_formulation",
+    "add_template",
     "approved_template",
     "caring_contact_times",
     "caring_contacts_status",
@@ -70,10 +88,13 @@ __all__ = [
     "follow_up_times",
     "is_opt_out",
     "list_follow_ups",
+    "list_templates",
     "note_new_messages",
     "opt_out_by_message",
     "read_safety_plan",
     "resolve_case",
+    "review_template",
+    "risk_formulations",
     "run_care_round",
     "save_safety_plan",
     "schedule_follow_ups",

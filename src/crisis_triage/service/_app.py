@@ -19,11 +19,13 @@ from crisis_triage.service import (
     _routes_alerts,
     _routes_auth,
     _routes_care,
+    _routes_care_templates,
     _routes_cases,
     _routes_health,
     _routes_messages,
     _routes_metrics,
     _routes_patients,
+    _routes_risk,
 )
 from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
@@ -158,6 +160,8 @@ def create_app(
         _routes_metrics,
         _routes_patients,
         _routes_care,
+        _routes_risk,
+        _routes_care_templates,
     ):
         app.include_router(module.router)
     return app

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from crisis_triage.care import resolve_case
+from crisis_triage.care import RiskInput, resolve_case
 from crisis_triage.service._deps import CurrentUser, QueueReader, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, documented_errors
 from crisis_triage.service._schemas import (
@@ -259,5 +259,13 @@ def resolve(
         note=body.note,
         disposition=body.disposition,
         crisis_types=tuple(body.crisis_types),
+        risk=_risk(body),
     )
     return _case_out(case)
+
+
+def _risk(body: ResolveIn) -> RiskInput | None:
+    risk = body.risk_formulation
+    if risk is None:
+        return None
+    return RiskInput(level=risk.level, factors=tuple(risk.factors), plan=risk.plan)

@@ -19,6 +19,7 @@ from crisis_triage.triage import (
     SettingError,
     TriagePolicy,
     check_timezone,
+    parse_codes,
     parse_follow_up_schedule,
 )
 
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
         "same local time in SITE_TIMEZONE)",
     )
     site_timezone: str = Field(default="UTC", description="IANA time zone of the site")
+    risk_factors: str = Field(
+        default=",".join(TriagePolicy().risk_factors),
+        description="the checklist of a risk formulation (codes separated by commas)",
+    )
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: SecretStr = SecretStr(DEFAULT_WEBHOOK_SECRET)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
@@ -170,6 +175,14 @@ class Settings(BaseSettings):
         except SettingError as exc:
             raise ValueError(str(exc)) from None
 
+    @field_validator("risk_factors")
+    @classmethod
+    def _risk_factors(cls, raw: str) -> str:
+        try:
+            return ",".join(parse_codes(raw))
+        except SettingError as exc:
+            raise ValueError(str(exc)) from None
+
     @field_validator("site_timezone")
     @classmethod
     def _timezone(cls, raw: str) -> str:
@@ -239,4 +252,5 @@ class Settings(BaseSettings):
             patient_window_messages=self.patient_window_messages,
             follow_up_schedule=parse_follow_up_schedule(self.follow_up_schedule),
             site_timezone=check_timezone(self.site_timezone),
+            risk_factors=parse_codes(self.risk_factors),
         )

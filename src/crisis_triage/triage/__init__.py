@@ -140,6 +140,7 @@ from crisis_triage.triage._runtime import (
     clear_override,
     effective_policy,
     load_overrides,
+    parse_codes,
     parse_follow_up_schedule,
     save_overrides,
 )
@@ -312,6 +313,7 @@ __all__ = [
     "next_status",
     "open_crises",
     "oversight",
+    "parse_codes",
     "parse_follow_up_schedule",
     "parse_reasons",
     "patient_history",

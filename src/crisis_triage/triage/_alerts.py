@@ -48,6 +48,18 @@ class TriagePolicy:
     # elapsed hours; "7d": calendar days at the same wall-clock time in the site's time zone).
     follow_up_schedule: tuple[str, ...] = ("24h", "72h", "7d", "30d")
     site_timezone: str = "UTC"
+    # The checklist of a risk formulation (the care domain): the factors a specialist weighs.
+    risk_factors: tuple[str, ...] = (
+        "plan",
+        "intent",
+        "means_at_hand",
+        "prior_attempt",
+        "recent_loss_or_crisis",
+        "substance_use",
+        "hopelessness",
+        "isolation",
+        "protective_factors",
+    )
 
 
 def raise_alert(

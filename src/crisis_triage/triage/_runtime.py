@@ -29,6 +29,7 @@ MAX_FOLLOW_UP_STEPS = 12
 # A follow-up step: whole hours ("24h", elapsed time) or calendar days ("7d") up to a year.
 _STEP = re.compile(r"([1-9][0-9]{0,3})([hd])")
 _STEP_LIMIT = {"h": 24 * 366, "d": 366}
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 class SettingError(TriageError):
@@ -62,6 +63,8 @@ class RuntimeSetting:
             return list(parse_follow_up_schedule(raw, label=self.label))
         if self.key == "site_timezone":
             return check_timezone(raw, label=self.label)
+        if self.key == "risk_factors":
+            return list(parse_codes(raw, label=self.label))
         if len(raw) > MAX_AUTO_REPLY_LENGTH:
             raise SettingError(f"{self.label}: at most {MAX_AUTO_REPLY_LENGTH} characters")
         return raw or None  # empty: no automatic reply
@@ -87,6 +90,11 @@ RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
             "later; d: days later at the same local time)",
         ),
         RuntimeSetting(
+            "risk_factors",
+            "Risk factors",
+            "the checklist of a risk formulation: lower-case codes separated by commas",
+        ),
+        RuntimeSetting(
             "site_timezone",
             "Site time zone",
             "an IANA time zone (e.g. America/New_York): follow-up days and times shown",
@@ -107,6 +115,14 @@ def parse_follow_up_schedule(raw: str, *, label: str = "schedule") -> tuple[str,
                 f"{label}: each step is whole hours (24h) or days (7d), at most a year"
             )
     return tuple(steps)
+
+
+def parse_codes(raw: str, *, label: str = "list") -> tuple[str, ...]:
+    """``"plan, intent"`` -> ``("plan", "intent")``: 1 to 30 lower-case codes, or SettingError."""
+    codes = list(dict.fromkeys(p.strip().lower() for p in raw.split(",") if p.strip()))
+    if not codes or len(codes) > 30 or not all(_CODE.fullmatch(c) for c in codes):
+        raise SettingError(f"{label}: 1 to 30 codes of a-z, 0-9 and _, separated by commas")
+    return tuple(codes)
 
 
 def check_timezone(raw: str, *, label: str = "time zone") -> str:
