@@ -239,3 +239,29 @@ def test_bad_follow_up_input_is_a_clear_error(
     )
     bad_outcome = client.post("/v1/follow-ups/1/complete", json={"outcome": "maybe"}, headers=me)
     assert bad_outcome.status_code == 422
+
+
+def test_a_patients_export_holds_their_care_records_and_erasure_removes_them(
+    client: TestClient, factory: Factory, platform: dict[str, str]
+) -> None:
+    case_id = _send(client, platform, "I want to hurt myself", "p-erase")
+    me, admin = factory.headers(), factory.headers(Role.ADMIN)
+    _resolve(client, me, case_id, "confirmed_crisis")
+    marker = f"my dog {secrets.token_hex(4)}"
+    client.put(
+        "/v1/patients/p-erase/safety-plan", json={"reasons_for_living": [marker]}, headers=me
+    )
+    client.put("/v1/patients/p-erase/caring-contacts", json={"opt_in": True}, headers=me)
+    exported = client.get("/v1/patients/p-erase/export", headers=admin).json()
+    assert exported["care"]["safety_plans"][0]["sections"]["reasons_for_living"] == [marker]
+    assert len(exported["care"]["follow_ups"]) == 4
+    assert len(exported["care"]["caring_contacts"]["contacts"]) == 15
+    erased = client.delete("/v1/patients/p-erase", headers=admin)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["care_records"] >= 4 + 15 + 1
+    assert client.get("/v1/follow-ups?patient_id=p-erase", headers=me).json() == []
+    assert client.get("/v1/patients/p-erase/safety-plan", headers=me).status_code == 404
+    status = client.get("/v1/patients/p-erase/caring-contacts", headers=me).json()
+    assert status["opted_in"] is False and status["scheduled"] == 0
+    cancelled = client.get("/v1/follow-ups?status=cancelled", headers=me).json()
+    assert len(cancelled) == 4 and not any(i["patient_id"] == "p-erase" for i in cancelled)

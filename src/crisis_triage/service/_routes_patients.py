@@ -32,6 +32,7 @@ class ErasureOut(BaseModel):
     replies: int
     alerts: int
     deliveries: int
+    care_records: int
 
 
 def _actor(caller: AdminUser) -> AuditActor:

@@ -31,6 +31,7 @@ from crisis_triage.storage import (
     utcnow,
 )
 from crisis_triage.triage._audit import AuditActor, record_audit
+from crisis_triage.triage._care_records import erase_care_records, export_care_records
 from crisis_triage.triage._errors import ConflictError, NotFoundError
 from crisis_triage.triage._retention import purge_message_text
 from crisis_triage.triage._states import UNRESOLVED
@@ -48,6 +49,7 @@ class ErasureReport:
     replies: int
     alerts: int
     deliveries: int
+    care_records: int = 0  # follow-ups, plans, formulations and caring contacts touched
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +99,7 @@ def export_patient(
             }
             for r in replies
         ],
+        "care": export_care_records(session, patient_id),
     }
     record_audit(
         session,
@@ -196,12 +199,21 @@ def erase_patient(
     replies = session.execute(
         update(PatientReply).where(PatientReply.message_id.in_(ids)).values(patient_id=pseudonym)
     ).rowcount  # type: ignore[attr-defined]
-    alert_ids = list(session.scalars(select(Alert.id).where(Alert.message_id.in_(ids))))
+    care_rows = erase_care_records(session, patient_id, pseudonym, now)
+    # Follow-up alerts (and their escalations) name the patient in the payload, not a message.
+    alert_ids = list(
+        session.scalars(
+            select(Alert.id).where(
+                or_(Alert.message_id.in_(ids), Alert.kind.in_(["follow_up", "escalation"]))
+            )
+        )
+    )
     alerts = _rewrite_payloads(session, Alert, Alert.id.in_(alert_ids), patient_id, pseudonym)
+    patient_events = ["patient.auto_reply", "patient.caring_contact"]
     deliveries = _rewrite_payloads(
         session,
         WebhookDelivery,
-        or_(WebhookDelivery.alert_id.in_(alert_ids), WebhookDelivery.event == "patient.auto_reply"),
+        or_(WebhookDelivery.alert_id.in_(alert_ids), WebhookDelivery.event.in_(patient_events)),
         patient_id,
         pseudonym,
     )
@@ -213,6 +225,7 @@ def erase_patient(
         replies=int(replies),
         alerts=alerts,
         deliveries=deliveries,
+        care_records=care_rows,
     )
     # The audit keeps the original id (proof the request was honoured), never the pseudonym.
     details = {k: v for k, v in report.to_dict().items() if k != "pseudonym"}
