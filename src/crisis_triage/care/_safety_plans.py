@@ -117,7 +117,7 @@ def save_safety_plan(
         at=now,
     )
     session.commit()
-    return _version(row, [])
+    return _version(row, list(range(1, row.version + 1)))  # versions are 1, 2, ... per patient
 
 
 def read_safety_plan(
