@@ -57,6 +57,7 @@ from crisis_triage.care._templates import (
     list_templates,
     review_template,
 )
+from crisis_triage.care._timeline import RISK_DAYS, PatientTimeline, TimelineEntry, patient_timeline
 
 __all__ = [
     "CARING_CONTACT_EVENT",
@@ -64,6 +65,7 @@ __all__ = [
     "FOLLOW_UP_DISPOSITIONS",
     "OPT_OUT_WORDS",
     "PLAN_LANGUAGES",
+    "RISK_DAYS",
     "SECTIONS",
     "CareInputError",
     "CareRound",
@@ -72,11 +74,13 @@ __all__ = [
     "FollowUpStatus",
     "FollowUpSweep",
     "FollowUpView",
+    "PatientTimeline",
     "RiskFormulationView",
     "RiskInput",
     "RiskLevel",
     "SafetyPlanVersion",
     "TemplateView",
+    "TimelineEntry",
     "add_risk_formulation",
     "add_template",
     "approved_template",
@@ -91,6 +95,7 @@ __all__ = [
     "list_templates",
     "note_new_messages",
     "opt_out_by_message",
+    "patient_timeline",
     "read_safety_plan",
     "resolve_case",
     "review_template",
