@@ -265,3 +265,25 @@ def test_a_patients_export_holds_their_care_records_and_erasure_removes_them(
     assert status["opted_in"] is False and status["scheduled"] == 0
     cancelled = client.get("/v1/follow-ups?status=cancelled", headers=me).json()
     assert len(cancelled) == 4 and not any(i["patient_id"] == "p-erase" for i in cancelled)
+
+
+def test_care_measures_in_the_analytics_api(
+    client: TestClient, factory: Factory, platform: dict[str, str]
+) -> None:
+    _send(client, platform, "hello", "p-measure")
+    me = factory.headers()
+    due = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    client.post(
+        "/v1/follow-ups",
+        json={"patient_id": "p-measure", "due_at": due, "kind": "call"},
+        headers=me,
+    )
+    supervisor = client.get("/v1/metrics/care?days=7", headers=factory.headers(Role.SUPERVISOR))
+    assert supervisor.status_code == 200, supervisor.text
+    body = supervisor.json()
+    assert body["overdue_now"] == 1 and body["follow_ups_due"] == 1
+    assert body["completion_within_target"] == 0.0
+    assert client.get("/v1/metrics/care", headers=me).status_code == 403
+    assert (
+        client.get("/v1/metrics/care", headers=factory.api_key("metrics:read")).status_code == 200
+    )

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from crisis_triage.care import (
     CARING_CONTACT_EVENT,
     FollowUpOutcome,
+    care_measures,
     complete_follow_up,
     create_follow_up,
     list_follow_ups,
     note_new_messages,
+    resolve_case,
     run_care_round,
     set_caring_contacts,
 )
@@ -24,12 +26,24 @@ from crisis_triage.storage import (
     Alert,
     CaringContact,
     CaringContactTemplate,
+    Case,
     FollowUp,
+    User,
     WebhookDelivery,
     make_engine,
     make_session_factory,
 )
-from crisis_triage.triage import AuditActor, IncomingMessage, TriagePolicy, ingest
+from crisis_triage.triage import (
+    Action,
+    Actor,
+    AuditActor,
+    Disposition,
+    IncomingMessage,
+    Role,
+    TriagePolicy,
+    apply_action,
+    ingest,
+)
 
 POLICY = TriagePolicy(escalation_minutes=15, webhook_urls=("http://hooks.test/care",))
 CLINICIAN = AuditActor(kind="cli", id=None, name="test-clinician")
@@ -169,3 +183,44 @@ def test_caring_contacts_go_out_exactly_once_and_stop_cancels_the_rest(
         later = run_care_round(session, POLICY, now=T0 + timedelta(days=400))
         assert later.caring_contacts_sent == 0
     restarted.dispose()
+
+
+def test_the_measures_count_in_time_late_overdue_and_hours_to_first_follow_up(
+    engine: Engine,
+) -> None:
+    with make_session_factory(engine)() as session:
+        _patient_writes(session, "p-m", "I am not doing well", T0 - timedelta(minutes=30))
+        user = User(username="mia", password_hash="x", role="specialist")
+        session.add(user)
+        session.commit()
+        actor = Actor(user_id=user.id, role=Role.SPECIALIST)
+        case_id = session.scalar(select(Case.id))
+        apply_action(session, case_id, Action.CLAIM, actor, now=T0)
+        session.commit()
+        resolve_case(
+            session, POLICY, case_id, actor, disposition=Disposition.NEEDS_FOLLOW_UP, now=T0
+        )
+        [first, *_rest] = list_follow_ups(session, patient_id="p-m", now=T0)
+        complete_follow_up(
+            session,
+            POLICY,
+            first.id,
+            outcome=FollowUpOutcome.REACHED,
+            note=None,
+            actor=CLINICIAN,
+            now=T0 + timedelta(hours=2),
+        )
+        _approve_template(session, "en", "Thinking of you.")
+        set_caring_contacts(session, POLICY, "p-m", opt_in=True, actor=CLINICIAN, now=T0)
+        run_care_round(session, POLICY, now=T0 + timedelta(days=8))  # week 1 sent; 72h overdue
+        _patient_writes(session, "p-m", "stop", T0 + timedelta(days=8, hours=1))
+        measures = care_measures(session, days=30, now=T0 + timedelta(days=8, hours=2))
+    assert (measures.follow_ups_due, measures.follow_ups_done_in_time) == (3, 1)  # 24h, 72h, 7d
+    assert measures.completion_within_target == round(1 / 3, 4)
+    assert measures.overdue_now == 2
+    assert measures.resolutions_followed == 1
+    assert measures.median_hours_to_first_follow_up == 2.0
+    assert measures.caring_contacts_sent == 1
+    assert measures.caring_delivery_rate is None  # queued, not yet delivered
+    assert (measures.caring_opted_in, measures.caring_opted_out) == (1, 1)
+    assert measures.caring_opt_out_rate == 1.0

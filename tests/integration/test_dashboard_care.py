@@ -94,3 +94,15 @@ def test_unknown_patients_and_plans_are_404_pages(web: TestClient) -> None:
     log_in(web, "sam")
     assert web.get("/patients/nobody").status_code == 404
     assert web.get("/patients/nobody/safety-plan/print").status_code == 404
+
+
+def test_the_supervisor_page_shows_the_care_measures(
+    web: TestClient, platform: dict[str, str]
+) -> None:
+    case_id = send(web, platform, SECRET_TEXT, patient="p-sup")
+    log_in(web, "sue")
+    _resolve_on_the_page(web, case_id)
+    page = web.get("/supervisor").text
+    assert "After the crisis" in page
+    assert re.search(r'id="care-overdue">0<', page)
+    assert re.search(r'id="care-first">–<', page)

@@ -22,6 +22,7 @@ PLATFORM = {("POST", "/v1/messages"), ("POST", "/v1/messages:batch"), ("GET", "/
 # Routes for supervisors or admins only.
 ABOVE_SPECIALIST = {
     ("GET", "/v1/metrics/response-times"),
+    ("GET", "/v1/metrics/care"),
     ("GET", "/v1/patients/{patient_id}/export"),
     ("DELETE", "/v1/patients/{patient_id}"),
     ("POST", "/v1/caring-contact-templates"),

@@ -32,6 +32,7 @@ from crisis_triage.care._follow_ups import (
     sweep_follow_ups,
 )
 from crisis_triage.care._intake import CareRound, note_new_messages, run_care_round
+from crisis_triage.care._measures import CareMeasures, care_measures
 from crisis_triage.care._resolution import RiskInput, resolve_case
 from crisis_triage.care._risk import (
     RiskFormulationView,
@@ -68,6 +69,7 @@ __all__ = [
     "RISK_DAYS",
     "SECTIONS",
     "CareInputError",
+    "CareMeasures",
     "CareRound",
     "CaringContactsStatus",
     "FollowUpOutcome",
@@ -84,6 +86,7 @@ __all__ = [
     "add_risk_formulation",
     "add_template",
     "approved_template",
+    "care_measures",
     "caring_contact_times",
     "caring_contacts_status",
     "complete_follow_up",

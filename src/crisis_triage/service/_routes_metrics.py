@@ -1,4 +1,5 @@
-"""``GET /v1/metrics/response-times``: the study's headline measure, and PPV from dispositions."""
+"""``GET /v1/metrics/response-times``: the study's headline measure, and PPV from dispositions;
+``GET /v1/metrics/care``: follow-ups and caring contacts after a crisis."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from crisis_triage.care import care_measures
 from crisis_triage.service._deps import MetricsReader, SessionDep
 from crisis_triage.service._errors import ErrorBody
 from crisis_triage.triage import response_times
@@ -75,3 +77,46 @@ def get_response_times(
     for day in body["days"]:
         day["day"] = str(day["day"])
     return body
+
+
+class CareMeasuresOut(BaseModel):
+    """Follow-ups due in the window done by their due time, hours from a crisis's resolution to
+    its first completed follow-up, follow-ups overdue now, and caring contacts' delivery and
+    opt-out rates (rates are fractions; null when there is nothing to divide by)."""
+
+    since: str
+    until: str
+    follow_ups_due: int
+    follow_ups_done_in_time: int
+    follow_ups_done_late: int
+    completion_within_target: float | None
+    overdue_now: int
+    resolutions_followed: int
+    resolutions_with_completed_follow_up: int
+    median_hours_to_first_follow_up: float | None
+    p90_hours_to_first_follow_up: float | None
+    caring_contacts_sent: int
+    caring_deliveries_delivered: int
+    caring_deliveries_failed: int
+    caring_delivery_rate: float | None
+    caring_opted_in: int
+    caring_opted_out: int
+    caring_opt_out_rate: float | None
+
+
+@router.get(
+    "/care",
+    response_model=CareMeasuresOut,
+    responses={
+        401: {"model": ErrorBody, "description": "not logged in"},
+        403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
+        422: {"model": ErrorBody, "description": "invalid query"},
+    },
+    summary="After the crisis: follow-up completion, time to first follow-up, caring contacts",
+)
+def get_care_measures(
+    session: SessionDep,
+    _caller: MetricsReader,
+    days: Annotated[int, Query(ge=1, le=366, description="how many days back")] = 30,
+) -> Any:
+    return care_measures(session, days=days).to_dict()

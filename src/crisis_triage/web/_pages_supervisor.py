@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from crisis_triage.care import care_measures
 from crisis_triage.service import SessionDep
 from crisis_triage.storage import utcnow
 from crisis_triage.triage import oversight, record_audit, response_times, waiting_escalations
@@ -18,6 +19,7 @@ from crisis_triage.web._security import SupervisorPage
 router = APIRouter(include_in_schema=False)
 
 CHART_DAYS = 14
+CARE_DAYS = 30
 
 
 @router.get("/supervisor")
@@ -57,6 +59,7 @@ def supervisor_page(request: Request, session: SessionDep, user: SupervisorPage)
             "chart_days": list(zip(days, crisis, rest, strict=True)),
             "oversight": oversight(session, now=now),
             "escalations": escalations,
+            "care": care_measures(session, days=CARE_DAYS, now=now),
         },
         user=user,
         title="Supervisor",
