@@ -275,40 +275,13 @@ def complete_follow_up(
     return view(row, now)
 
 
-def cancel_open_follow_ups(
-    session: Session, patient_id: str, *, actor: AuditActor, now: datetime
-) -> int:
-    """Cancel the patient's scheduled and overdue follow-ups (an erasure); flushes."""
-    rows = list(
-        session.scalars(
-            select(FollowUp).where(
-                FollowUp.patient_id == patient_id,
-                FollowUp.status.in_([FollowUpStatus.SCHEDULED.value, FollowUpStatus.OVERDUE.value]),
-            )
-        )
-    )
-    for row in rows:
-        row.status, row.cancelled_at = FollowUpStatus.CANCELLED.value, now
-    session.flush()
-    if rows:
-        record_audit(
-            session,
-            "follow_up.cancel",
-            actor=actor,
-            patient_id=patient_id,
-            details={"count": len(rows)},
-            at=now,
-        )
-    return len(rows)
-
-
 def link_reply(session: Session, patient_id: str, case_id: int) -> int:
     """The patient wrote again: their open follow-ups point at the new message's case."""
+    open_statuses = [FollowUpStatus.SCHEDULED.value, FollowUpStatus.OVERDUE.value]
     rows = list(
         session.scalars(
             select(FollowUp).where(
-                FollowUp.patient_id == patient_id,
-                FollowUp.status.in_([FollowUpStatus.SCHEDULED.value, FollowUpStatus.OVERDUE.value]),
+                FollowUp.patient_id == patient_id, FollowUp.status.in_(open_statuses)
             )
         )
     )

@@ -5,9 +5,8 @@ contacts' delivery and opt-out rates.  Counts, rates and times only."""
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -58,11 +57,6 @@ class CareMeasures:
     caring_opted_in: int
     caring_opted_out: int
     caring_opt_out_rate: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        body = asdict(self)
-        body["since"], body["until"] = self.since.isoformat(), self.until.isoformat()
-        return body
 
 
 def care_measures(session: Session, *, days: int = 30, now: datetime | None = None) -> CareMeasures:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from crisis_triage.care import TemplateView, add_template, list_templates, review_template
 from crisis_triage.service._deps import AdminUser, SessionDep
@@ -35,44 +34,29 @@ class TemplateReviewIn(RequestModel):
     approve: bool = Field(description="true: may be sent from now on; false: retired")
 
 
-class TemplateOut(BaseModel):
-    id: int
-    language: str
-    text: str
-    created_at: datetime
-    approved_at: datetime | None
-    approved_by: int | None
-    retired_at: datetime | None
-
-
-def _out(view: TemplateView) -> TemplateOut:
-    return TemplateOut.model_validate(view, from_attributes=True)
-
-
-@router.get("", response_model=list[TemplateOut], responses=_ERRORS, summary="All templates")
-def get_templates(session: SessionDep, _caller: CareReader) -> list[TemplateOut]:
-    return [_out(t) for t in list_templates(session)]
+@router.get("", response_model=list[TemplateView], responses=_ERRORS, summary="All templates")
+def get_templates(session: SessionDep, _caller: CareReader) -> list[TemplateView]:
+    return list_templates(session)
 
 
 @router.post(
     "",
     status_code=201,
-    response_model=TemplateOut,
+    response_model=TemplateView,
     responses=_ERRORS,
     summary="Add a template (sent only once approved)",
 )
-def post_template(body: TemplateIn, session: SessionDep, caller: AdminUser) -> TemplateOut:
-    return _out(add_template(session, body.language, body.text, actor=caller.audit_actor()))
+def post_template(body: TemplateIn, session: SessionDep, caller: AdminUser) -> TemplateView:
+    return add_template(session, body.language, body.text, actor=caller.audit_actor())
 
 
 @router.post(
     "/{template_id}/review",
-    response_model=TemplateOut,
+    response_model=TemplateView,
     responses=_ERRORS,
     summary="Approve or retire a template",
 )
 def post_review(
     template_id: TemplateId, body: TemplateReviewIn, session: SessionDep, caller: AdminUser
-) -> TemplateOut:
-    view = review_template(session, template_id, approve=body.approve, actor=caller.audit_actor())
-    return _out(view)
+) -> TemplateView:
+    return review_template(session, template_id, approve=body.approve, actor=caller.audit_actor())

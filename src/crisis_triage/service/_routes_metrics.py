@@ -8,12 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from crisis_triage.care import care_measures
+from crisis_triage.care import CareMeasures, care_measures
 from crisis_triage.service._deps import MetricsReader, SessionDep
 from crisis_triage.service._errors import ErrorBody
 from crisis_triage.triage import response_times
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "not logged in"},
+    403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
+    422: {"model": ErrorBody, "description": "invalid query"},
+}
 
 
 class TimeStatsOut(BaseModel):
@@ -59,11 +64,7 @@ class ResponseTimesOut(BaseModel):
 @router.get(
     "/response-times",
     response_model=ResponseTimesOut,
-    responses={
-        401: {"model": ErrorBody, "description": "not logged in"},
-        403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
-        422: {"model": ErrorBody, "description": "invalid query"},
-    },
+    responses=_ERRORS,
     summary="Time to triage per day (median, p90, p95), crises vs the rest; PPV over time",
 )
 def get_response_times(
@@ -79,44 +80,18 @@ def get_response_times(
     return body
 
 
-class CareMeasuresOut(BaseModel):
-    """Follow-ups due in the window done by their due time, hours from a crisis's resolution to
-    its first completed follow-up, follow-ups overdue now, and caring contacts' delivery and
-    opt-out rates (rates are fractions; null when there is nothing to divide by)."""
-
-    since: str
-    until: str
-    follow_ups_due: int
-    follow_ups_done_in_time: int
-    follow_ups_done_late: int
-    completion_within_target: float | None
-    overdue_now: int
-    resolutions_followed: int
-    resolutions_with_completed_follow_up: int
-    median_hours_to_first_follow_up: float | None
-    p90_hours_to_first_follow_up: float | None
-    caring_contacts_sent: int
-    caring_deliveries_delivered: int
-    caring_deliveries_failed: int
-    caring_delivery_rate: float | None
-    caring_opted_in: int
-    caring_opted_out: int
-    caring_opt_out_rate: float | None
-
-
 @router.get(
     "/care",
-    response_model=CareMeasuresOut,
-    responses={
-        401: {"model": ErrorBody, "description": "not logged in"},
-        403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
-        422: {"model": ErrorBody, "description": "invalid query"},
-    },
+    response_model=CareMeasures,
+    responses=_ERRORS,
     summary="After the crisis: follow-up completion, time to first follow-up, caring contacts",
 )
 def get_care_measures(
     session: SessionDep,
     _caller: MetricsReader,
     days: Annotated[int, Query(ge=1, le=366, description="how many days back")] = 30,
-) -> Any:
-    return care_measures(session, days=days).to_dict()
+) -> CareMeasures:
+    """Follow-ups due in the window done by their due time, hours from a crisis's resolution
+    to its first completed follow-up, follow-ups overdue now, and caring contacts' delivery
+    and opt-out rates (fractions; null when there is nothing to divide by)."""
+    return care_measures(session, days=days)

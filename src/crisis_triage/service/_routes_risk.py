@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
 
 from crisis_triage.care import (
     RiskFormulationView,
-    RiskLevel,
     add_risk_formulation,
     risk_formulations,
 )
@@ -32,25 +29,10 @@ _ERRORS = documented_errors(
 )
 
 
-class RiskFormulationOut(BaseModel):
-    id: int
-    case_id: int
-    patient_id: str
-    level: RiskLevel
-    factors: list[str]
-    plan: str | None
-    created_at: datetime
-    created_by: int | None
-
-
-def _out(view: RiskFormulationView) -> RiskFormulationOut:
-    return RiskFormulationOut.model_validate(view, from_attributes=True)
-
-
 @router.post(
     "/{case_id}/risk-formulations",
     status_code=201,
-    response_model=RiskFormulationOut,
+    response_model=RiskFormulationView,
     responses=_ERRORS,
     summary="Record a risk formulation on an open case",
 )
@@ -60,7 +42,7 @@ def post_risk_formulation(
     state: StateDep,
     session: SessionDep,
     caller: CareWriter,
-) -> RiskFormulationOut:
+) -> RiskFormulationView:
     """The plan is encrypted at rest; audited as ``risk_formulation.add``."""
     view = add_risk_formulation(
         session,
@@ -72,16 +54,16 @@ def post_risk_formulation(
         actor=caller.audit_actor(),
     )
     session.commit()
-    return _out(view)
+    return view
 
 
 @router.get(
     "/{case_id}/risk-formulations",
-    response_model=list[RiskFormulationOut],
+    response_model=list[RiskFormulationView],
     responses=_ERRORS,
     summary="A case's risk formulations, oldest first (plans included; audited)",
 )
 def get_risk_formulations(
     case_id: CaseId, session: SessionDep, caller: CareReader
-) -> list[RiskFormulationOut]:
-    return [_out(v) for v in risk_formulations(session, case_id, actor=caller.audit_actor())]
+) -> list[RiskFormulationView]:
+    return risk_formulations(session, case_id, actor=caller.audit_actor())

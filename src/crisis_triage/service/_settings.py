@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crisis_triage.storage import (
@@ -167,27 +174,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"webhook URL must start with http:// or https://: {url!r}")
         return urls
 
-    @field_validator("follow_up_schedule")
+    @field_validator("follow_up_schedule", "risk_factors", "site_timezone")
     @classmethod
-    def _schedule(cls, raw: str) -> str:
+    def _care_setting(cls, raw: str, info: ValidationInfo) -> str:
+        """Checked as an admin's runtime value is (triage's parsers), stored normalised."""
         try:
-            return ",".join(parse_follow_up_schedule(raw))
-        except SettingError as exc:
-            raise ValueError(str(exc)) from None
-
-    @field_validator("risk_factors")
-    @classmethod
-    def _risk_factors(cls, raw: str) -> str:
-        try:
-            return ",".join(parse_codes(raw))
-        except SettingError as exc:
-            raise ValueError(str(exc)) from None
-
-    @field_validator("site_timezone")
-    @classmethod
-    def _timezone(cls, raw: str) -> str:
-        try:
-            return check_timezone(raw)
+            if info.field_name == "site_timezone":
+                return check_timezone(raw)
+            parse = parse_codes if info.field_name == "risk_factors" else parse_follow_up_schedule
+            return ",".join(parse(raw))
         except SettingError as exc:
             raise ValueError(str(exc)) from None
 
