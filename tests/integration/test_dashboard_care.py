@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from web_helpers import SECRET_TEXT, Audits, log_in, post_form, send
 
 # Fixtures from web_helpers, imported by name so that pytest finds them here.
@@ -15,6 +17,8 @@ from web_helpers import db as db
 from web_helpers import platform as platform
 from web_helpers import users as users
 from web_helpers import web as web
+
+from crisis_triage.storage import RiskFormulation
 
 
 def _resolve_on_the_page(web: TestClient, case_id: int) -> None:
@@ -106,3 +110,35 @@ def test_the_supervisor_page_shows_the_care_measures(
     assert "After the crisis" in page
     assert re.search(r'id="care-overdue">0<', page)
     assert re.search(r'id="care-first">–<', page)
+
+
+def test_a_risk_formulation_is_recorded_with_the_resolution_on_the_case_page(
+    web: TestClient, platform: dict[str, str], db: Session
+) -> None:
+    case_id = send(web, platform, SECRET_TEXT, patient="p-form")
+    log_in(web, "sam")
+    page = web.get(f"/cases/{case_id}").text
+    post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/claim", {})
+    assert 'name="risk_factors" value="means_at_hand"' in web.get(f"/cases/{case_id}").text
+    assert 'id="risk-level"' not in page  # only once it can be resolved
+    reply = post_form(
+        web,
+        f"/cases/{case_id}",
+        f"/cases/{case_id}/resolve",
+        {
+            "disposition": "confirmed_crisis",
+            "crisis_types": ["OD"],
+            "risk_level": "imminent",
+            "risk_factors": ["means_at_hand", "intent"],
+            "risk_plan": "mobile crisis team today",
+        },
+    )
+    assert reply.status_code == 303  # type: ignore[attr-defined]
+    db.expire_all()
+    [row] = db.scalars(select(RiskFormulation).where(RiskFormulation.case_id == case_id)).all()
+    assert (row.level, row.factors, row.plan) == (
+        "imminent",
+        ["intent", "means_at_hand"],
+        "mobile crisis team today",
+    )
+    assert "Risk formulated: imminent" in web.get("/patients/p-form").text
