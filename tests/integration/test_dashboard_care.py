@@ -142,3 +142,9 @@ def test_a_risk_formulation_is_recorded_with_the_resolution_on_the_case_page(
         "mobile crisis team today",
     )
     assert "Risk formulated: imminent" in web.get("/patients/p-form").text
+
+
+def test_the_supervisor_page_states_the_early_warning_rule(web: TestClient) -> None:
+    log_in(web, "sue")
+    page = web.get("/supervisor").text
+    assert 'id="rising-rule"' in page and "none of their cases is open" in page

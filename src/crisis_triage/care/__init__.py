@@ -18,6 +18,8 @@ from crisis_triage.care._caring_contacts import (
     send_due_caring_contacts,
     set_caring_contacts,
 )
+from crisis_triage.care._early_warning import RULE as EARLY_WARNING_RULE
+from crisis_triage.care._early_warning import RisingRisk, rising_risk
 from crisis_triage.care._errors import CareInputError
 from crisis_triage.care._follow_ups import (
     FOLLOW_UP_DISPOSITIONS,
@@ -63,6 +65,7 @@ from crisis_triage.care._timeline import RISK_DAYS, PatientTimeline, TimelineEnt
 __all__ = [
     "CARING_CONTACT_EVENT",
     "CARING_LANGUAGES",
+    "EARLY_WARNING_RULE",
     "FOLLOW_UP_DISPOSITIONS",
     "OPT_OUT_WORDS",
     "PLAN_LANGUAGES",
@@ -77,6 +80,7 @@ __all__ = [
     "FollowUpSweep",
     "FollowUpView",
     "PatientTimeline",
+    "RisingRisk",
     "RiskFormulationView",
     "RiskInput",
     "RiskLevel",
@@ -102,6 +106,7 @@ __all__ = [
     "read_safety_plan",
     "resolve_case",
     "review_template",
+    "rising_risk",
     "risk_formulations",
     "run_care_round",
     "save_safety_plan",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from crisis_triage.care import care_measures
+from crisis_triage.care import EARLY_WARNING_RULE, care_measures, rising_risk
 from crisis_triage.service import SessionDep
 from crisis_triage.storage import utcnow
 from crisis_triage.triage import oversight, record_audit, response_times, waiting_escalations
@@ -60,6 +60,8 @@ def supervisor_page(request: Request, session: SessionDep, user: SupervisorPage)
             "oversight": oversight(session, now=now),
             "escalations": escalations,
             "care": care_measures(session, days=CARE_DAYS, now=now),
+            "rising": rising_risk(session, now=now),
+            "rising_rule": EARLY_WARNING_RULE,
         },
         user=user,
         title="Supervisor",
