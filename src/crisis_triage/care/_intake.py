@@ -30,12 +30,14 @@ def note_new_messages(
     *,
     now: datetime | None = None,
 ) -> int:
-    """After ingest (same order as ``results``); commits.  Returns how many opt-outs it took."""
+    """After ingest (same order as ``results``); commits.  Returns how many opt-out words came.
+
+    Repeats (``duplicate``) are handled again: if this failed after the message was stored, the
+    platform's retry of the same message still opts the patient out (both steps are idempotent).
+    """
     now = now or utcnow()
     opt_outs = 0
     for message, result in zip(messages, results, strict=True):
-        if result.duplicate:
-            continue
         if is_opt_out(message.text):
             opt_out_by_message(session, message.patient_id, message_id=result.message_id, now=now)
             opt_outs += 1
