@@ -47,6 +47,7 @@ _ERRORS = documented_errors(
         403: "needs a specialist, or an API key with care:read / care:write",
         404: "no such follow-up, no messages from this patient, or no safety plan yet",
         409: "the follow-up is already done or cancelled, or someone saved at the same time",
+        413: "the body is larger than the limit",
         415: "the body is not application/json",
         422: "invalid input",
     }

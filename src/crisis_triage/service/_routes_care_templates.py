@@ -17,9 +17,12 @@ router = APIRouter(prefix="/v1/caring-contact-templates", tags=["care"])
 TemplateId = Annotated[int, Path(ge=1, le=2**62)]
 _ERRORS = documented_errors(
     {
+        400: "the body is not valid UTF-8 JSON",
         401: "not logged in",
         403: "adding and reviewing needs an admin; listing a specialist or care:read",
         404: "no such template",
+        413: "the body is larger than the limit",
+        415: "the body is not application/json",
         422: "invalid input",
     }
 )

@@ -20,10 +20,13 @@ router = APIRouter(prefix="/v1/cases", tags=["care"])
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
 _ERRORS = documented_errors(
     {
+        400: "the body is not valid UTF-8 JSON",
         401: "not logged in",
         403: "needs a specialist, or an API key with care:read / care:write",
         404: "no such case",
         409: "the case is resolved (formulate risk when resolving, or on an open case)",
+        413: "the body is larger than the limit",
+        415: "the body is not application/json",
         422: "invalid input (code invalid_care_input: a factor not on the site's checklist)",
     }
 )
