@@ -124,3 +124,11 @@ def factory(session: Session) -> Factory:
 def platform(factory: Factory) -> dict[str, str]:
     """Headers of a platform API key that may send messages."""
     return factory.api_key("messages:write")
+
+
+@pytest.fixture
+def fresh_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A SQLite file that does not exist yet, as the CLI's configured database."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CRISIS_TRIAGE_DATABASE_URL", url)
+    return url

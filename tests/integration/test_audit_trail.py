@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
@@ -244,3 +245,36 @@ def test_concurrent_failures_on_postgres_are_all_counted(postgres_url: str) -> N
             assert verify_chain(session).ok
     finally:
         engine.dispose()
+
+
+class _CountingHasher(PasswordHasher):
+    """Counts the password checks: the work that makes a login slow, whichever way it goes."""
+
+    checks = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        type(self).checks += 1
+        return super().verify(hash, password)
+
+
+def test_every_login_answer_costs_one_password_check(
+    monkeypatch: pytest.MonkeyPatch, sqlite_session: Session
+) -> None:
+    """Login timing does not tell an attacker which usernames exist: an unknown user, a wrong
+    password, a locked or inactive account and a success each run the same argon2 check once,
+    against a dummy hash with the real one's parameters."""
+    hasher = _CountingHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(_accounts, "_hasher", hasher)
+    monkeypatch.setattr(_accounts, "_DUMMY_HASH", hasher.hash("not-a-real-password"))
+    create_user(sqlite_session, "known", "a long enough password", Role.SPECIALIST)
+    attempts = [("nobody", "a long enough password"), ("known", "wrong password!!")]
+    attempts += [("known", "a long enough password")]
+    for username, password in attempts:
+        before = _CountingHasher.checks
+        authenticate(sqlite_session, username, password)
+        assert _CountingHasher.checks == before + 1, username
+    for _ in range(LOCKOUT_THRESHOLD):
+        authenticate(sqlite_session, "known", "wrong password!!")
+    before = _CountingHasher.checks
+    assert authenticate(sqlite_session, "known", "a long enough password") is None  # locked
+    assert _CountingHasher.checks == before + 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from service_fakes import message
@@ -13,13 +11,6 @@ from typer.testing import CliRunner
 from crisis_triage.cli import app
 from crisis_triage.service import create_app
 from crisis_triage.storage import head_revision
-
-
-@pytest.fixture
-def fresh_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("CRISIS_TRIAGE_DATABASE_URL", url)
-    return url
 
 
 def test_upgrade_then_add_users_and_keys_that_work(fresh_sqlite: str) -> None:

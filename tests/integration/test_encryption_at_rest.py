@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,7 +26,13 @@ from crisis_triage.storage import (
     rotate_keys,
     upgrade,
 )
-from crisis_triage.triage import iter_labels, list_queue, purge_expired_text
+from crisis_triage.triage import (
+    AuditActor,
+    erase_patient,
+    iter_labels,
+    list_queue,
+    purge_expired_text,
+)
 
 LONG_AGO = datetime.now(UTC) - timedelta(days=100)
 ENCRYPTED = [
@@ -109,6 +117,39 @@ def test_rewritten_and_purged_text_does_not_linger_in_the_sqlite_file(
 
 
 @pytest.mark.postgres
+def test_after_erasure_the_patient_id_is_left_only_in_the_audit_trail(
+    sqlite_file: tuple[str, Path],
+) -> None:
+    """An attacker with the erased patient's id and the SQLite file (WAL too) finds it only on
+    the audit trail's pages: the append-only record of who did what, kept by design
+    (docs/privacy.md). Their texts and notes are nowhere, not even as old page images."""
+    url, path = sqlite_file
+    engine = engine_with(url, "k1")
+    patient = "patient-marker-e1a5"
+    written = _seed(engine, patient)
+    with make_session_factory(engine)() as session:
+        erase_patient(session, patient, actor=AuditActor.cli(), force=True)
+    engine.dispose()
+    files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+    raw = b"".join(p.read_bytes() for p in files if p != path)  # the WAL and shared memory
+    assert patient.encode() not in raw
+    database = path.read_bytes()
+    for secret in written:
+        assert secret.split()[-1].encode() not in database + raw
+    with sqlite3.connect(path) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        owner = dict(connection.execute("SELECT pageno, name FROM dbstat").fetchall())
+        audit_names = {
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE tbl_name = 'audit_log'"
+            )
+        }
+    found = [m.start() for m in re.finditer(re.escape(patient.encode()), database)]
+    assert found  # the search works: the audit trail keeps the id
+    assert {owner.get(offset // page_size + 1) for offset in found} <= audit_names
+
+
 def test_a_pg_dump_of_the_schema_holds_no_plaintext(postgres_url: str) -> None:
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:

@@ -3,7 +3,6 @@ cover: such a message is flagged for a person with no probability."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -15,7 +14,7 @@ from crisis_triage.detector import (
     model_languages,
     score_messages,
 )
-from crisis_triage.text import UNDETERMINED, detect_language
+from crisis_triage.text import UNDETERMINED, _language, detect_language
 
 
 @pytest.mark.parametrize(
@@ -46,25 +45,25 @@ def test_a_mixed_message_is_not_called_one_language() -> None:
     assert guess.code in (UNDETERMINED, "en", "es")
 
 
-def test_identification_is_cheap_per_message() -> None:
-    texts = ["I don't want to be here anymore, I keep thinking about my pills"] * 200
-    detect_language("warm up the model")
-    start = time.perf_counter()
-    for text in texts:
-        detect_language(text)
-    per_message = (time.perf_counter() - start) / len(texts)
-    assert per_message < 0.005  # measured ~0.3 ms; generous for a loaded 2-core machine
+def test_a_very_long_text_is_judged_on_its_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the first few thousand characters reach the identifier, so a long letter costs what
+    a short one does (its speed is measured in benchmarks/ingest_window.py)."""
+    identifier = _language._identifier()
+    seen: list[int] = []
 
+    class Recording:
+        def classify(self, text: str) -> tuple[str, float]:
+            seen.append(len(text))
+            return identifier.classify(text)  # type: ignore[no-any-return]
 
-def test_a_very_long_text_is_judged_on_its_start_and_stays_fast() -> None:
-    start = time.perf_counter()
+    monkeypatch.setattr(_language, "_identifier", Recording)
     letter = (
         "Je ne sais plus quoi faire. Depuis des semaines je garde mes médicaments dans un "
         "tiroir et ce soir je pense à tout prendre. Personne ne comprendrait. "
     )
     guess = detect_language(letter * 1000)
     assert guess.code == "fr"
-    assert time.perf_counter() - start < 0.5
+    assert seen and max(seen) <= 4000 < len(letter * 1000)
 
 
 class _Bilingual(FakeScorer):

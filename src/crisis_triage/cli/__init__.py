@@ -8,10 +8,13 @@ from crisis_triage.cli import _backup as _backup  # db backup, restore, check-ke
 from crisis_triage.cli import _encoder as _encoder  # encoder status, build-static
 from crisis_triage.cli import _evaluate as _evaluate  # evaluate, compare, benchmark
 from crisis_triage.cli import _lexicon as _lexicon  # lexicon list, test, validate
+from crisis_triage.cli import _paging as _paging  # paging add, list, remove, test
 from crisis_triage.cli import _privacy as _privacy  # keys, retention, patients
 from crisis_triage.cli import _reports as _reports  # report, export
 from crisis_triage.cli import _scoring as _scoring  # score, explain
 from crisis_triage.cli import _serve as _serve  # serve, db
+from crisis_triage.cli import _simulate as _simulate  # simulate
+from crisis_triage.cli import _sms as _sms  # sms senders
 from crisis_triage.cli import _training as _training  # train, train-default
 from crisis_triage.cli._app import app, main
 

@@ -118,6 +118,24 @@ def print_first_run_help(url: str) -> None:
     typer.echo(f"    {FIRST_ADMIN_COMMAND}")
 
 
+def share_metrics_between_workers() -> None:
+    """Several workers: Prometheus counters go to files in PROMETHEUS_MULTIPROC_DIR, which
+    ``/metrics`` adds up whichever worker answers.  Set here (a new temporary directory) unless
+    given; a given one is emptied, as prometheus-client needs at each start."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return
+    folder = tempfile.mkdtemp(prefix="crisis-triage-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    typer.echo(f"crisis-triage: metrics of the workers shared in {folder}")
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -159,6 +177,7 @@ def serve(
             access_log=False,  # AccessLogMiddleware logs requests (route templates, no ids)
         )
     else:
+        share_metrics_between_workers()
         uvicorn.run(
             "crisis_triage.web:create_app",
             factory=True,

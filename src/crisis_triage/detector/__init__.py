@@ -10,6 +10,7 @@ from crisis_triage.detector._adapted import (
     base_features,
     check_site_labels,
 )
+from crisis_triage.detector._card import score_reference
 from crisis_triage.detector._detector import TwoStageDetector, make_detector
 from crisis_triage.detector._embedding_cache import EmbeddingCache, default_cache_directory
 from crisis_triage.detector._encoders import (
@@ -83,5 +84,6 @@ __all__ = [
     "read_card",
     "save_model",
     "score_messages",
+    "score_reference",
     "unsupported_language_reason",
 ]

@@ -68,3 +68,25 @@ PROBABILITY_TRANSFORM = (
     "messages without an active lexicon hit get probability 0.0 and are not scored; "
     "flagged = probability >= threshold_"
 )
+
+
+# Quantiles kept of a reference score distribution: every half percent, enough for a
+# population stability index on deciles and a Kolmogorov-Smirnov test against it.
+REFERENCE_QUANTILES = 201
+
+
+def score_reference(probabilities: Any, threshold: float, *, source: str) -> dict[str, Any]:
+    """A model card's reference score distribution: what the model's scores look like on the
+    messages it was tuned for, for drift monitoring to compare live scores against."""
+    scores = np.asarray(probabilities, dtype=float)
+    scores = scores[np.isfinite(scores)]
+    if scores.size == 0:
+        raise ValueError("a reference score distribution needs at least one score")
+    levels = np.linspace(0.0, 1.0, REFERENCE_QUANTILES)
+    return {
+        "source": source,
+        "n": int(scores.size),
+        "threshold": float(threshold),
+        "flag_rate": round(float(np.mean(scores >= threshold)), 6),
+        "quantiles": [float(f"{q:.6g}") for q in np.quantile(scores, levels)],
+    }

@@ -172,6 +172,10 @@ def fit_stack(
     evidence = inputs.evidence[target_rows]
     y_t, w_t, cal = y[target_rows], w[target_rows], calibrate_on[target_rows]
     at = threshold_on[target_rows]
+    # "calibration": the stacker learns only from rows at a realistic prevalence, so that how
+    # much each member counts is learned on messages like the ones it will rank (written
+    # examples, half of them crises, then train only the base models).
+    learns = cal if est.stack_on == "calibration" else np.ones(len(target_rows), bool)
     stackers: dict[str, Any] = {}
     for tier, tier_members in (("fast", FAST_MEMBERS), ("full", members)):
         level1_inputs = level1(oof, evidence, tier_members)
@@ -179,6 +183,7 @@ def fit_stack(
         for train_pos, test_pos in StratifiedKFold(
             est.cv, shuffle=True, random_state=est.random_state
         ).split(level1_inputs, y_t):
+            train_pos = train_pos[learns[train_pos]]
             stacker = _fit(
                 _logistic(est.stack_C),
                 level1_inputs[train_pos],
@@ -186,7 +191,12 @@ def fit_stack(
                 _balanced(y_t[train_pos], w_t[train_pos]),
             )
             second[test_pos] = stacker.decision_function(level1_inputs[test_pos])
-        stacker = _fit(_logistic(est.stack_C), level1_inputs, y_t, _balanced(y_t, w_t))
+        stacker = _fit(
+            _logistic(est.stack_C),
+            level1_inputs[learns],
+            y_t[learns],
+            _balanced(y_t[learns], w_t[learns]),
+        )
         calibrator = fit_calibrator("sigmoid", second[cal], y_t[cal], w_t[cal])
         p = calibrate(calibrator, second)
         threshold, warning = choose_threshold(

@@ -64,6 +64,7 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
     """
 
     _TRANSIENT = ("_cache", "oof_")  # out-of-fold scores are for the card, not the file
+    stack_on = "target"  # what models saved before the parameter existed did
 
     def __init__(
         self,
@@ -75,6 +76,7 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
         ngram_C: float = 1.0,
         embedding_C: float = 1.0,
         stack_C: float = 1.0,
+        stack_on: str = "target",
         fast_encoder: str = "static-e5-v1",
         full_encoder: str | None = "e5-small-q4",
         cv: int = 5,
@@ -91,6 +93,7 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
         self.ngram_C = ngram_C
         self.embedding_C = embedding_C
         self.stack_C = stack_C
+        self.stack_on = stack_on
         self.fast_encoder = fast_encoder
         self.full_encoder = full_encoder
         self.cv = cv
@@ -177,6 +180,10 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
                 "min_df must be a whole number >= 1",
             ),
             (bool(self.fast_encoder), "fast_encoder must name an encoder"),
+            (
+                self.stack_on in ("target", "calibration"),
+                "stack_on must be 'target' or 'calibration'",
+            ),
         ]
         for ok, message in checks:
             if not ok:

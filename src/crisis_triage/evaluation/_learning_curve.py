@@ -221,10 +221,10 @@ def plot_learning_curve(result: dict[str, Any]) -> bytes:
     """PNG: AUPRC and PPV at the chosen threshold against labels, base vs adapted, per set."""
     import io
 
-    from crisis_triage.evaluation._plots import _figure, colour  # matplotlib: extra
+    from crisis_triage.evaluation._plots import colour, figure_canvas  # matplotlib: extra
 
     metrics = ("auprc", "ppv", "sensitivity")
-    with _figure(4.0 * len(metrics), 3.6, ncols=len(metrics)) as (figure, axes):
+    with figure_canvas(4.0 * len(metrics), 3.6, ncols=len(metrics)) as (figure, axes):
         for ax, metric in zip(axes, metrics, strict=True):
             for s, name in enumerate(result["sets"]):
                 rows = [r for r in result["summary"] if r["set"] == name]

@@ -29,7 +29,7 @@ def colour(index: int) -> str:
 
 
 @contextmanager
-def _figure(width: float, height: float, ncols: int = 1) -> Iterator[tuple[Figure, Any]]:
+def figure_canvas(width: float, height: float, ncols: int = 1) -> Iterator[tuple[Figure, Any]]:
     with mpl.rc_context(_STYLE):  # type: ignore[arg-type]
         figure = Figure(figsize=(width, height), layout="constrained")
         FigureCanvasAgg(figure)
@@ -37,7 +37,7 @@ def _figure(width: float, height: float, ncols: int = 1) -> Iterator[tuple[Figur
         yield figure, axes
 
 
-def _png(figure: Figure) -> str:
+def png_base64(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -45,7 +45,7 @@ def _png(figure: Figure) -> str:
 
 def roc_pr(models: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str]) -> str:
     """ROC and precision-recall curves of every model, overlaid, with operating points."""
-    with _figure(10.0, 4.4, ncols=2) as (figure, (roc, pr)):
+    with figure_canvas(10.0, 4.4, ncols=2) as (figure, (roc, pr)):
         roc.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
         prevalence = None
         for i, (name, model) in enumerate(models.items()):
@@ -81,12 +81,12 @@ def roc_pr(models: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str]) -
         )
         roc.legend(loc="lower right")
         pr.legend(loc="upper right")
-        return _png(figure)
+        return png_base64(figure)
 
 
 def reliability(rows: Sequence[Mapping[str, Any]]) -> str:
     """Observed crisis rate against mean predicted risk per decile, with Wilson intervals."""
-    with _figure(5.6, 4.6) as (figure, ax):
+    with figure_canvas(5.6, 4.6) as (figure, ax):
         x = [r["mean_predicted"] for r in rows]
         y = [r["observed"] for r in rows]
         err = [
@@ -107,12 +107,12 @@ def reliability(rows: Sequence[Mapping[str, Any]]) -> str:
             ylim=(0, top),
         )
         ax.legend(loc="upper left")
-        return _png(figure)
+        return png_base64(figure)
 
 
 def decision_curve(curve: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     """Net benefit against threshold probability (log scale), with treat-all and treat-none."""
-    with _figure(7.0, 4.4) as (figure, ax):
+    with figure_canvas(7.0, 4.4) as (figure, ax):
         t = curve["thresholds"]
         ax.plot(t, curve["treat_all"], color="grey", linestyle="--", label="flag everything")
         ax.plot(t, curve["treat_none"], color="black", linewidth=1, label="flag nothing")
@@ -127,7 +127,7 @@ def decision_curve(curve: Mapping[str, Any], labels: Mapping[str, str]) -> str:
             ylim=(-0.25 * max(best, 1e-3), max(best, 1e-3) * 1.2),
         )
         ax.legend(loc="upper right")
-        return _png(figure)
+        return png_base64(figure)
 
 
 def subgroup_sensitivity(table: Mapping[str, Any]) -> str | None:
@@ -135,7 +135,7 @@ def subgroup_sensitivity(table: Mapping[str, Any]) -> str | None:
     shown = [g for g in table["groups"] if "sensitivity" in g["metrics"]]
     if not shown:
         return None
-    with _figure(6.4, 1.2 + 0.42 * len(shown)) as (figure, ax):
+    with figure_canvas(6.4, 1.2 + 0.42 * len(shown)) as (figure, ax):
         for i, group in enumerate(shown):
             est = group["metrics"]["sensitivity"]
             below = group["sensitivity_below_rest"]
@@ -150,13 +150,13 @@ def subgroup_sensitivity(table: Mapping[str, Any]) -> str | None:
             title=f"Sensitivity by {table['column']}",
             xlim=(0, 1.02),
         )
-        return _png(figure)
+        return png_base64(figure)
 
 
 def time_series(table: Mapping[str, Any]) -> str:
     """Flags per 1,000 messages and sensitivity per period."""
     periods = table["periods"]
-    with _figure(9.0, 5.2) as (figure, _):
+    with figure_canvas(9.0, 5.2) as (figure, _):
         figure.clear()
         volume, sens = figure.subplots(2, 1, sharex=True)
         x = list(range(len(periods)))
@@ -176,4 +176,4 @@ def time_series(table: Mapping[str, Any]) -> str:
         )
         step = max(1, len(periods) // 12)
         sens.set_xticks(x[::step], [p["period"] for p in periods][::step], rotation=30, ha="right")
-        return _png(figure)
+        return png_base64(figure)

@@ -21,11 +21,15 @@ from crisis_triage.service import (
     _routes_care,
     _routes_care_templates,
     _routes_cases,
+    _routes_fhir,
     _routes_health,
     _routes_messages,
     _routes_metrics,
+    _routes_paging,
     _routes_patients,
+    _routes_prometheus,
     _routes_risk,
+    _routes_sms,
 )
 from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
@@ -158,10 +162,14 @@ def create_app(
         _routes_cases,
         _routes_alerts,
         _routes_metrics,
+        _routes_paging,
         _routes_patients,
         _routes_care,
         _routes_risk,
         _routes_care_templates,
+        _routes_fhir,
+        _routes_sms,
+        _routes_prometheus,
     ):
         app.include_router(module.router)
     return app

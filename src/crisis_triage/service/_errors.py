@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -23,6 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crisis_triage.care import CareInputError
+from crisis_triage.integrations import FHIR_JSON, Issue, operation_outcome
+from crisis_triage.integrations.paging import PagingChannelError
 from crisis_triage.triage import (
     AccountError,
     ConflictError,
@@ -36,6 +38,26 @@ from crisis_triage.triage import (
 )
 
 log = logging.getLogger(__name__)
+
+# The FHIR endpoint answers errors with an OperationOutcome instead of the envelope (FHIR
+# clients expect one); the Twilio webhook takes the form Twilio posts.
+FHIR_BASE_PATH = "/fhir/r4"
+TWILIO_SMS_PATH = "/v1/channels/sms/twilio"
+# OperationOutcome issue types by HTTP status.
+_FHIR_ISSUE_TYPES = {
+    400: "structure",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "duplicate",
+    413: "too-costly",
+    415: "not-supported",
+    422: "invalid",
+    429: "throttled",
+    500: "exception",
+    503: "transient",
+}
 
 _CODES = {
     400: "bad_request",
@@ -61,6 +83,7 @@ _DOMAIN_STATUS: dict[type[TriageError], int] = {
     NoteRequiredError: 422,
     AccountError: 400,
     CareInputError: 422,
+    PagingChannelError: 422,
 }
 
 
@@ -127,6 +150,26 @@ def error_body(
     return ErrorBody(error=info).model_dump(mode="json")
 
 
+def is_fhir_path(path: str) -> bool:
+    return path == FHIR_BASE_PATH or path.startswith(FHIR_BASE_PATH + "/")
+
+
+def fhir_error_response(
+    status: int, issues: Sequence[Issue], *, headers: dict[str, str] | None = None
+) -> Response:
+    body = operation_outcome(issues).model_dump_json()
+    return Response(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def _fhir_issues(status: int, message: str, details: Sequence[ErrorDetail] | None) -> list[Issue]:
+    issue_type = _FHIR_ISSUE_TYPES.get(status, "processing")
+    issues = [Issue(issue_type, message)]
+    for detail in details or ():
+        where = ".".join(str(part) for part in detail.loc)
+        issues.append(Issue(issue_type, f"{where}: {detail.msg}", where or None))
+    return issues
+
+
 def error_response(
     request: Request | None,
     status: int,
@@ -135,7 +178,10 @@ def error_response(
     code: str | None = None,
     details: Sequence[ErrorDetail] | None = None,
     headers: dict[str, str] | None = None,
-) -> JSONResponse:
+) -> Response:
+    """The error envelope, or an OperationOutcome on the FHIR endpoint."""
+    if request is not None and is_fhir_path(request.url.path):
+        return fhir_error_response(status, _fhir_issues(status, message, details), headers=headers)
     request_id = request.scope.get("request_id") if request is not None else None
     body = error_body(status, message, code=code, details=details, request_id=request_id)
     return JSONResponse(body, status_code=status, headers=headers)
@@ -149,7 +195,7 @@ def _clean_details(errors: Sequence[Any]) -> list[ErrorDetail]:
     return details
 
 
-async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_handler(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, RequestValidationError):  # pragma: no cover
         raise exc
     details = _clean_details(exc.errors())
@@ -159,7 +205,7 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, 422, f"invalid request: {fields}", details=details)
 
 
-async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _http_handler(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):  # pragma: no cover
         raise exc
     status = exc.status_code
@@ -175,7 +221,7 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, status, message, code=code, headers=headers)
 
 
-async def _api_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _api_handler(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, ApiError):  # pragma: no cover
         raise exc
     return error_response(
@@ -183,7 +229,7 @@ async def _api_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _domain_handler(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, TriageError):  # pragma: no cover
         raise exc
     status = next((s for cls, s in _DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
@@ -194,7 +240,7 @@ async def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, status, str(exc), code=exc.code, details=details)
 
 
-async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _database_handler(request: Request, exc: Exception) -> Response:
     log.error("database unavailable: %s", type(exc).__name__)
     return error_response(
         request, 503, "the database is unavailable: try again shortly", headers={"Retry-After": "5"}
@@ -209,6 +255,18 @@ def install_error_handlers(app: FastAPI, *, max_body_bytes: int, max_in_flight: 
     app.add_exception_handler(OperationalError, _database_handler)
     app.add_exception_handler(PoolTimeoutError, _database_handler)
     app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes, max_in_flight=max_in_flight)
+
+
+def _media_types(path: str) -> tuple[str, ...]:
+    """The body types a path takes: the JSON API JSON only, the FHIR endpoint FHIR JSON, the
+    Twilio webhook Twilio's form, the dashboard's pages (outside /v1/) forms too."""
+    if is_fhir_path(path):
+        return (FHIR_JSON, "application/json")
+    if path == TWILIO_SMS_PATH:
+        return ("application/x-www-form-urlencoded",)
+    if path.startswith("/v1/"):
+        return ("application/json",)
+    return ("application/json", "application/x-www-form-urlencoded")
 
 
 class _BodyTooLargeError(HTTPException):
@@ -250,13 +308,21 @@ class GuardMiddleware:
             await send(message)
 
         async def reply(status: int, message: str, code: str | None = None) -> None:
-            body = error_body(status, message, code=code, request_id=request_id)
-            await JSONResponse(body, status_code=status)(scope, receive, send_wrapper)
+            response: Response
+            if is_fhir_path(scope["path"]):
+                response = fhir_error_response(status, _fhir_issues(status, message, None))
+            else:
+                body = error_body(status, message, code=code, request_id=request_id)
+                response = JSONResponse(body, status_code=status)
+            await response(scope, receive, send_wrapper)
 
         counted = not scope["path"].endswith("/stream")
         if counted and self.in_flight >= self.max_in_flight:
             body = error_body(503, "the service is busy: retry shortly", request_id=request_id)
-            busy = JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+            busy: Response = JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+            if is_fhir_path(scope["path"]):
+                issues = _fhir_issues(503, "the service is busy: retry shortly", None)
+                busy = fhir_error_response(503, issues, headers={"Retry-After": "1"})
             await busy(scope, receive, send_wrapper)
             return
         self.in_flight += counted
@@ -286,12 +352,9 @@ class GuardMiddleware:
             return
         if scope["method"] in {"POST", "PUT", "PATCH"} and (length not in (None, "0")):
             media = headers.get("content-type", "").split(";")[0].strip().lower()
-            # The JSON API takes JSON only; the dashboard's pages (outside /v1/) post forms.
-            allowed = {"application/json"}
-            if not scope["path"].startswith("/v1/"):
-                allowed.add("application/x-www-form-urlencoded")
+            allowed = _media_types(scope["path"])
             if media not in allowed:
-                await reply(415, "send the body as application/json")
+                await reply(415, f"send the body as {' or '.join(allowed)}")
                 return
 
         received = 0

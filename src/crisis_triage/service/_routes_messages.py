@@ -6,9 +6,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from crisis_triage.care import note_new_messages
 from crisis_triage.service._deps import Ingester, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, documented_errors
+from crisis_triage.service._prometheus import counted_ingest
 from crisis_triage.service._schemas import (
     PRIORITY_NAMES,
     MessageBatchIn,
@@ -22,7 +22,6 @@ from crisis_triage.triage import (
     UNSUPPORTED,
     IncomingMessage,
     IngestResult,
-    ingest,
 )
 
 router = APIRouter(prefix="/v1", tags=["messages"])
@@ -94,9 +93,8 @@ def post_message(
     """The message is committed to the database before this replies.  If scoring fails it is
     still stored and queued as ``unscored`` ("review now"), and an operator alert is raised."""
     api_key_id = caller.api_key.id if caller.api_key else None
-    incoming = [_incoming(body)]
-    [result] = ingest(session, state.scorer, incoming, state.policy, api_key_id=api_key_id)
-    note_new_messages(session, incoming, [result])
+    items = [_incoming(body)]
+    [result] = counted_ingest(session, state.scorer, items, state.policy, api_key_id=api_key_id)
     if result.duplicate:
         response.status_code = 200
     return _out(result)
@@ -124,9 +122,8 @@ def post_batch(
             code="batch_too_large",
         )
     api_key_id = caller.api_key.id if caller.api_key else None
-    incoming = [_incoming(m) for m in body.messages]
-    results = ingest(session, state.scorer, incoming, state.policy, api_key_id=api_key_id)
-    note_new_messages(session, incoming, results)
+    items = [_incoming(m) for m in body.messages]
+    results = counted_ingest(session, state.scorer, items, state.policy, api_key_id=api_key_id)
     if all(r.duplicate for r in results):
         response.status_code = 200
     return MessageBatchResult(results=[_out(r) for r in results])

@@ -1,4 +1,5 @@
 """``GET /v1/metrics/response-times``: the study's headline measure, and PPV from dispositions;
+``GET /v1/metrics/monitoring``: the daily drift and flag-rate aggregates;
 ``GET /v1/metrics/care``: follow-ups and caring contacts after a crisis."""
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from crisis_triage.care import CareMeasures, care_measures
+from crisis_triage.monitoring import SCORE_BIN_EDGES, recent_days
 from crisis_triage.service._deps import MetricsReader, SessionDep
 from crisis_triage.service._errors import ErrorBody
+from crisis_triage.storage import utcnow
 from crisis_triage.triage import response_times
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
@@ -78,6 +81,54 @@ def get_response_times(
     for day in body["days"]:
         day["day"] = str(day["day"])
     return body
+
+
+class MonitoringDayOut(BaseModel):
+    day: str
+    complete: bool
+    messages: int
+    scored: int
+    unscored: int
+    flagged: int
+    flags_per_1000: float | None
+    unscored_rate: float | None
+    score_histogram: list[int]
+    languages: dict[str, int]
+    ppv_resolved: int
+    ppv_confirmed: int
+    ppv: float | None
+    psi: float | None
+    ks_statistic: float | None
+    ks_pvalue: float | None
+    reference_source: str | None
+    model_version: str | None
+    drift_alerted_at: str | None
+
+
+class MonitoringOut(BaseModel):
+    """Daily aggregates of the live score stream (UTC days of receipt), kept by the worker:
+    flag rate, unscored rate, score histogram (bins at ``score_bin_edges``), language mix,
+    clinician-confirmed PPV, and drift (PSI, KS) against the reference distribution."""
+
+    score_bin_edges: list[float]
+    days: list[MonitoringDayOut]
+
+
+@router.get(
+    "/monitoring",
+    response_model=MonitoringOut,
+    responses=_ERRORS,
+    summary="Daily flag rate, score distribution, unscored rate, languages, PPV and drift",
+)
+def get_monitoring(
+    session: SessionDep,
+    _caller: MetricsReader,
+    days: Annotated[int, Query(ge=1, le=366, description="how many UTC days back")] = 30,
+) -> Any:
+    return {
+        "score_bin_edges": list(SCORE_BIN_EDGES),
+        "days": recent_days(session, days, now=utcnow()),
+    }
 
 
 @router.get(

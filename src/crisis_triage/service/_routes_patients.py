@@ -33,6 +33,7 @@ class ErasureOut(BaseModel):
     alerts: int
     deliveries: int
     care_records: int
+    sms_senders: int
 
 
 def _actor(caller: AdminUser) -> AuditActor:

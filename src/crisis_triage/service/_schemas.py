@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from crisis_triage.care import RiskLevel
-from crisis_triage.triage import MAX_SCORED_CHARS, CaseStatus, Disposition, Tier
+from crisis_triage.triage import (
+    MAX_SCORED_CHARS,
+    CaseStatus,
+    Disposition,
+    Tier,
+    sent_at_in_utc,
+    storable_text,
+)
 
-MAX_CLOCK_SKEW = timedelta(minutes=5)
 CrisisType = Literal["SI", "HI", "NSSI", "DV", "OD"]
 PRIORITY_NAMES = {Tier.CRISIS: "crisis", Tier.REVIEW_NOW: "review_now", Tier.ROUTINE: "routine"}
 Priority = Literal["crisis", "review_now", "routine"]
@@ -18,29 +24,8 @@ ScoreTier = Literal["fast", "final"] | None
 FinalScoringOut = Literal["pending", "done", "failed"]
 
 
-def _storable(value: str) -> str:
-    """Refuse what no database can store: NUL characters and lone surrogates."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return value
-
-
-def _not_in_future(value: datetime) -> datetime:
-    try:
-        in_utc = value.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is in year 0 in UTC
-        raise ValueError("is out of range") from None
-    if in_utc - datetime.now(UTC) > MAX_CLOCK_SKEW:
-        raise ValueError("must not be in the future")
-    return in_utc
-
-
-Text = Annotated[str, AfterValidator(_storable)]
-SentAt = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+Text = Annotated[str, AfterValidator(storable_text)]
+SentAt = Annotated[AwareDatetime, AfterValidator(sent_at_in_utc)]
 
 
 class RequestModel(BaseModel):

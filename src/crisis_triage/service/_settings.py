@@ -15,6 +15,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crisis_triage.integrations.paging import PAGERDUTY_EVENTS_URL, PagingConfig, SmtpConfig
+from crisis_triage.monitoring import DriftBounds, MonitoringPolicy
 from crisis_triage.storage import (
     EncryptionError,
     KeyRing,
@@ -89,6 +91,16 @@ class Settings(BaseSettings):
         description="the checklist of a risk formulation (codes separated by commas)",
     )
     webhook_urls: list[str] = Field(default_factory=list)
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="the Twilio account's auth token: POST /v1/channels/sms/twilio checks "
+        "X-Twilio-Signature with it; unset: that webhook answers 503 and stores nothing",
+    )
+    twilio_webhook_url: str | None = Field(
+        default=None,
+        description="the public URL Twilio posts to, as configured in Twilio (the signature "
+        "covers it); unset: the URL of the request as received",
+    )
     webhook_secret: SecretStr = SecretStr(DEFAULT_WEBHOOK_SECRET)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=5.0, ge=0)
@@ -166,10 +178,51 @@ class Settings(BaseSettings):
         "waits for a connection held by another that waits for a thread",
     )
 
-    @field_validator("webhook_urls")
+    monitoring_interval_minutes: float | None = Field(
+        default=60.0,
+        gt=0,
+        description="the worker recomputes the daily monitoring aggregates (flag rate, score "
+        "distribution, drift) this often; unset: never",
+    )
+    drift_psi_bound: float = Field(
+        default=0.25, gt=0, description="a day's scores shifted: PSI against the reference above"
+    )
+    drift_ks_bound: float = Field(
+        default=0.2, gt=0, le=1, description="... or Kolmogorov-Smirnov statistic above"
+    )
+    drift_flag_rate_ratio: float = Field(
+        default=2.0, gt=1, description="... or flag rate above/below the reference's by this factor"
+    )
+    drift_min_messages: int = Field(
+        default=200, ge=1, description="days with fewer scored messages are not judged"
+    )
+    drift_baseline_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="without a reference in the model card, the first this many days stored "
+        "are the reference",
+    )
+
+    dashboard_url: str = Field(
+        default="",
+        description="the dashboard's address as on-call staff reach it (https://triage.example"
+        ".org); pages link to /cases/<id> under it; unset: pages carry no link",
+    )
+    pagerduty_events_url: str = Field(
+        default=PAGERDUTY_EVENTS_URL, description="the PagerDuty Events API v2 endpoint"
+    )
+    smtp_host: str | None = Field(default=None, description="unset: e-mail channels fail")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "crisis-triage@localhost"
+
+    @field_validator("webhook_urls", "twilio_webhook_url")
     @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
+    def _http_urls(cls, urls: list[str] | str | None) -> list[str] | str | None:
+        for url in [urls] if isinstance(urls, str) else urls or []:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"webhook URL must start with http:// or https://: {url!r}")
         return urls
@@ -231,6 +284,35 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
+
+    def monitoring_policy(self) -> MonitoringPolicy:
+        return MonitoringPolicy(
+            bounds=DriftBounds(
+                psi=self.drift_psi_bound,
+                ks_statistic=self.drift_ks_bound,
+                flag_rate_ratio=self.drift_flag_rate_ratio,
+                min_messages=self.drift_min_messages,
+            ),
+            baseline_days=self.drift_baseline_days,
+        )
+
+    def paging(self) -> PagingConfig:
+        smtp = None
+        if self.smtp_host:
+            smtp = SmtpConfig(
+                host=self.smtp_host,
+                port=self.smtp_port,
+                security=self.smtp_security,
+                username=self.smtp_username,
+                password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+                sender=self.smtp_from,
+                timeout_seconds=self.webhook_timeout_seconds,
+            )
+        return PagingConfig(
+            dashboard_url=self.dashboard_url,
+            pagerduty_events_url=self.pagerduty_events_url,
+            smtp=smtp,
+        )
 
     def policy(self) -> TriagePolicy:
         return TriagePolicy(

@@ -8,7 +8,7 @@ are encrypted at rest (``EncryptedText`` / ``EncryptedJSON``, see docs/privacy.m
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -231,13 +231,40 @@ class Alert(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class PagingChannel(Base):
+    """Where alerts page on-call staff: a Slack or Teams incoming webhook, a PagerDuty routing
+    key, or e-mail recipients, and which alert topics it gets (set by an admin).
+
+    ``target`` (the webhook URL, routing key or addresses) is a secret: encrypted at rest and
+    never logged or shown back.  A removed channel keeps its row (its deliveries point at it).
+    """
+
+    __tablename__ = "paging_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(EncryptedText("paging_channels.target"))
+    topics: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    removed_at: Mapped[datetime | None]
+
+
 class WebhookDelivery(Base):
-    """One outbound webhook (an outbox row): retried with backoff, every attempt recorded here."""
+    """One outbound webhook (an outbox row): retried with backoff, every attempt recorded here.
+
+    A page to a paging channel is a row with ``channel_id`` (its ``url`` only names the channel:
+    the real target stays encrypted in ``paging_channels``) and a ``dedup_key``: unique per
+    channel, so a case pages each channel once however many workers or retries there are.
+    """
 
     __tablename__ = "webhook_deliveries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("paging_channels.id"))
+    dedup_key: Mapped[str | None] = mapped_column(String(64))
     event: Mapped[str] = mapped_column(String(32))
     url: Mapped[str] = mapped_column(String(2000))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -250,7 +277,10 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_page", "channel_id", "dedup_key", unique=True),
+    )
 
 
 class PatientReply(Base):
@@ -337,6 +367,51 @@ class SettingOverride(Base):
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+class DailyMonitoring(Base):
+    """One UTC day (of receipt) of the live score stream, for drift and flag-rate monitoring:
+    counts, the score histogram, the language mix, the clinician-confirmed PPV and the drift
+    statistics against the reference distribution.  Numbers and codes only, never text."""
+
+    __tablename__ = "daily_monitoring"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime]
+    complete: Mapped[bool] = mapped_column(Boolean)  # the day had ended when computed
+    messages: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer)
+    unscored: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[int] = mapped_column(Integer)
+    # Counts of scores per bin of monitoring.SCORE_BIN_EDGES.
+    score_histogram: Mapped[list[int]] = mapped_column(JSON, default=list)
+    languages: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ppv_resolved: Mapped[int] = mapped_column(Integer)
+    ppv_confirmed: Mapped[int] = mapped_column(Integer)
+    psi: Mapped[float | None] = mapped_column(Float)
+    ks_statistic: Mapped[float | None] = mapped_column(Float)
+    ks_pvalue: Mapped[float | None] = mapped_column(Float)
+    reference_source: Mapped[str | None] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    # Set once, when the day's operator alert was raised (never twice for one day).
+    drift_alerted_at: Mapped[datetime | None]
+
+
+class SmsSender(Base):
+    """An admin's mapping from an SMS sender's phone number to a patient id.
+
+    The number itself is never stored: ``phone_hash`` is the key ring's HMAC of the number in
+    E.164 form (a lookup tries every key of the ring, so a rotation keeps the mapping working
+    while the old key stays in the ring).
+    """
+
+    __tablename__ = "sms_senders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
 # Encrypted values written through the ORM are bound to their row once it has an id.
-for _model in (Message, Case, CaseEvent, PatientReply):
+for _model in (Message, Case, CaseEvent, PatientReply, PagingChannel):
     listen_for_binding(_model)

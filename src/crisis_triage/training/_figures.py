@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from crisis_triage.detector import StackedDetector
+from crisis_triage.detector import StackedDetector, score_reference
 from crisis_triage.detector._metrics import cv_metrics
 from crisis_triage.training._data import _file_sha256
 from crisis_triage.training._recipe import (
@@ -39,7 +39,10 @@ LEXICON_CAVEAT = (
 
 def make_stacked_detector(**overrides: Any) -> StackedDetector:
     """The bundled model's configuration (docs/detector.md)."""
-    return StackedDetector(**({"ngram_C": 2.0} | overrides))
+    # The stacker learns on dev rows only, lightly: on the read dev rows that doubled the
+    # out-of-fold PPV at the shipped threshold (docs/detector-v2.md, "Stacker rows").
+    recipe: dict[str, Any] = {"ngram_C": 2.0, "stack_on": "calibration", "stack_C": 0.1}
+    return StackedDetector(**(recipe | overrides))
 
 
 def fit_recipe(data: TrainingSet, embed: Embed) -> StackedDetector:
@@ -188,6 +191,14 @@ def record_provenance(model: StackedDetector, data: TrainingSet, data_dir: Path)
         "note": "without the full encoder's package the model scores with the fast tier only "
         "and says so in every explanation and in /healthz",
     }
+    # Drift monitoring compares live scores with these: the full tier's out-of-fold scores on
+    # the dev rows (realistic prevalence), so no row is scored by a model that saw it.
+    calibration_rows = data.calibrate_on[np.flatnonzero(data.target)]
+    model.card_["reference_scores"] = score_reference(
+        model.oof_["full_probability"][calibration_rows],
+        model.threshold_,
+        source="out-of-fold full-tier scores on the dev rows (" + DEV_FILE + ")",
+    )
     model.card_["tuning_files"] = [
         {"file": name, "sha256": _file_sha256(data_dir / name), "use": use}
         for name, use in (

@@ -87,6 +87,7 @@ from crisis_triage.triage._history import (
     shown_text,
 )
 from crisis_triage.triage._ingest import IncomingMessage, IngestResult, ingest
+from crisis_triage.triage._input_checks import MAX_CLOCK_SKEW, sent_at_in_utc, storable_text
 from crisis_triage.triage._labels import CRISIS_LABEL, LABEL_COLUMNS, iter_labels
 from crisis_triage.triage._metrics import (
     DayReport,
@@ -104,6 +105,13 @@ from crisis_triage.triage._outbox import (
     renew_lease,
     sign,
     verify,
+)
+from crisis_triage.triage._paging import (
+    PagingKind,
+    PagingTopic,
+    page_url,
+    queue_pages,
+    queue_resolve_pages,
 )
 from crisis_triage.triage._patients import ErasureReport, erase_patient, export_patient
 from crisis_triage.triage._queue import (
@@ -152,6 +160,7 @@ from crisis_triage.triage._scoring import (
     model_version,
 )
 from crisis_triage.triage._sessions import SESSION_KIND, start_session, use_session
+from crisis_triage.triage._snapshot import QueueSnapshot, queue_snapshot
 from crisis_triage.triage._states import (
     TRANSITIONS,
     UNRESOLVED,
@@ -199,6 +208,7 @@ __all__ = [
     "LABEL_COLUMNS",
     "LOCKOUT_MINUTES",
     "LOCKOUT_THRESHOLD",
+    "MAX_CLOCK_SKEW",
     "MAX_SCORED_CHARS",
     "MIN_PASSWORD_LENGTH",
     "PURGED_TEXT",
@@ -243,9 +253,12 @@ __all__ = [
     "NoteRequiredError",
     "OpenCrisis",
     "Oversight",
+    "PagingKind",
+    "PagingTopic",
     "PermissionDeniedError",
     "PpvStats",
     "QueueItem",
+    "QueueSnapshot",
     "Reason",
     "RedactingFilter",
     "RescoreJob",
@@ -313,6 +326,7 @@ __all__ = [
     "next_status",
     "open_crises",
     "oversight",
+    "page_url",
     "parse_codes",
     "parse_follow_up_schedule",
     "parse_reasons",
@@ -320,6 +334,9 @@ __all__ = [
     "publish_checkpoint",
     "purge_expired_text",
     "queue_auto_reply",
+    "queue_pages",
+    "queue_resolve_pages",
+    "queue_snapshot",
     "queue_sort_key",
     "raise_alert",
     "raise_crisis_alert",
@@ -338,9 +355,11 @@ __all__ = [
     "save_overrides",
     "semantic_backlog",
     "sensitive",
+    "sent_at_in_utc",
     "shown_text",
     "sign",
     "start_session",
+    "storable_text",
     "tier_for",
     "tier_status",
     "update_user",

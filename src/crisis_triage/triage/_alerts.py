@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisis_triage.storage import Alert, IntegrityFailure, PatientReply, WebhookDelivery
+from crisis_triage.triage._paging import queue_pages
 
 
 class AlertKind(StrEnum):
@@ -72,8 +73,10 @@ def raise_alert(
     case_id: int | None = None,
     message_id: int | None = None,
     payload: dict[str, Any] | None = None,
+    topic: str | None = None,
 ) -> Alert:
-    """Add an alert (and one webhook delivery per configured URL) to the session."""
+    """Add an alert (and one webhook delivery per configured URL) to the session, and page
+    the channels subscribed to its ``topic`` (a ``PagingTopic``; default: its kind)."""
     body = dict(payload or {})
     body.update(case_id=case_id, message_id=message_id)
     alert = Alert(
@@ -98,6 +101,7 @@ def raise_alert(
                 created_at=now,
             )
         )
+    queue_pages(session, alert, topic or kind.value, now=now)
     return alert
 
 

@@ -20,6 +20,7 @@ from crisis_triage.triage._errors import (
     NoteRequiredError,
     NotFoundError,
 )
+from crisis_triage.triage._paging import queue_resolve_pages
 from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._states import (
     Action,
@@ -134,6 +135,8 @@ def apply_action(
         except StaleDataError:
             session.rollback()
             raise ConflictError(f"case {case_id} was changed by someone else: reload it") from None
+        if action is Action.RESOLVE:
+            queue_resolve_pages(session, case.id, now=now)
         details: dict[str, str | int | None] = {"from": status.value, "to": target.value}
         if disposition is not None:
             details["disposition"] = disposition.value

@@ -17,6 +17,7 @@ from crisis_triage.triage._alerts import (
     raise_alert,
     raise_crisis_alert,
 )
+from crisis_triage.triage._paging import PagingTopic
 from crisis_triage.triage._scoring import SCORED, UNSCORED
 
 
@@ -85,4 +86,5 @@ def raise_ingest_alerts(
             now=now,
             message_id=ids[0],
             payload={"reason": reason, "message_ids": ids[:100], "count": len(ids)},
+            topic=PagingTopic.UNSCORED,
         )

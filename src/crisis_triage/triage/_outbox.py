@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from crisis_triage.storage import WebhookDelivery, lock_for_write, utcnow
 from crisis_triage.triage._alerts import TriagePolicy
@@ -39,6 +39,7 @@ class DeliveryJob:
     event: str
     attempt: int
     body: bytes
+    channel_id: int | None = None  # a page to a paging channel (``url`` only names it)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -75,6 +76,21 @@ def _body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
+def _trigger_settled() -> Any:
+    """A PagerDuty resolve waits while its case's trigger on that channel is still pending:
+    sent first, the incident would open after it and stay open."""
+    trigger = aliased(WebhookDelivery)
+    key = WebhookDelivery.dedup_key
+    pending_trigger = exists().where(
+        trigger.channel_id == WebhookDelivery.channel_id,
+        trigger.status == PENDING,
+        trigger.dedup_key.in_(
+            [func.replace(key, "resolve:", "crisis:"), func.replace(key, "resolve:", "escalation:")]
+        ),
+    )
+    return or_(key.is_(None), ~key.startswith("resolve:"), ~pending_trigger)
+
+
 def lease_due(
     session: Session,
     *,
@@ -88,7 +104,11 @@ def lease_due(
     rows = list(
         session.scalars(
             select(WebhookDelivery)
-            .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now)
+            .where(
+                WebhookDelivery.status == PENDING,
+                WebhookDelivery.next_attempt_at <= now,
+                _trigger_settled(),
+            )
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -113,7 +133,11 @@ def lease_due(
             .execution_options(synchronize_session=False)
         )
         if taken.rowcount == 1:  # type: ignore[attr-defined]
-            jobs.append(DeliveryJob(row.id, row.url, row.event, row.attempts + 1, _body(row)))
+            jobs.append(
+                DeliveryJob(
+                    row.id, row.url, row.event, row.attempts + 1, _body(row), row.channel_id
+                )
+            )
     session.commit()
     session.expire_all()
     return jobs
@@ -153,8 +177,12 @@ def record_attempt(
     error: str | None,
     now: datetime | None = None,
     attempt: int | None = None,
+    succeeded: bool | None = None,
 ) -> str:
     """Store how an attempt went; schedules the retry or gives up.  Returns the new status.
+
+    Success is a 2xx ``status_code`` unless ``succeeded`` says otherwise (an SMTP server
+    accepts with 250).
 
     With ``attempt`` (the job's), a failure is not recorded over a later lease of another
     worker: that attempt's outcome decides.  A success is always recorded.
@@ -164,7 +192,8 @@ def record_attempt(
     row = session.get(WebhookDelivery, delivery_id, with_for_update=True)
     if row is None:  # pragma: no cover - deliveries are never deleted
         return FAILED
-    succeeded = status_code is not None and 200 <= status_code < 300
+    if succeeded is None:
+        succeeded = status_code is not None and 200 <= status_code < 300
     if not succeeded and attempt is not None and row.attempts != attempt:
         session.commit()
         return row.status

@@ -3,7 +3,8 @@
 Erasure keeps the de-identified rows that the service's reports and the audit of clinical work
 depend on (scores, dispositions, timestamps, who acted and when) and removes what identifies the
 patient or says what they wrote: message text, reasons, demographics, notes and replies are
-emptied, the text and request hashes cleared (a hash of a short message can be confirmed by
+emptied, the SMS sender mappings (keyed hashes of phone numbers) removed, the text and
+request hashes cleared (a hash of a short message can be confirmed by
 guessing), and the patient id, which also sits in idempotency keys and alert payloads, is
 replaced everywhere by one random pseudonym that nothing links back to the patient (pending
 webhook deliveries included: a reply still queued then reaches the platform under the pseudonym).
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crisis_triage.storage import (
@@ -25,6 +26,7 @@ from crisis_triage.storage import (
     CaseEvent,
     Message,
     PatientReply,
+    SmsSender,
     WebhookDelivery,
     lock_for_write,
     release_old_pages,
@@ -50,6 +52,7 @@ class ErasureReport:
     alerts: int
     deliveries: int
     care_records: int = 0  # follow-ups, plans, formulations and caring contacts touched
+    sms_senders: int = 0  # phone-number mappings removed (their hashes identify the patient)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,6 +202,7 @@ def erase_patient(
     replies = session.execute(
         update(PatientReply).where(PatientReply.message_id.in_(ids)).values(patient_id=pseudonym)
     ).rowcount  # type: ignore[attr-defined]
+    senders = session.execute(delete(SmsSender).where(SmsSender.patient_id == patient_id)).rowcount  # type: ignore[attr-defined]
     care_rows = erase_care_records(session, patient_id, pseudonym, now)
     # Follow-up alerts (and their escalations) name the patient in the payload, not a message.
     alert_ids = list(
@@ -226,6 +230,7 @@ def erase_patient(
         alerts=alerts,
         deliveries=deliveries,
         care_records=care_rows,
+        sms_senders=int(senders),
     )
     # The audit keeps the original id (proof the request was honoured), never the pseudonym.
     details = {k: v for k, v in report.to_dict().items() if k != "pseudonym"}

@@ -47,6 +47,17 @@ def upgrade() -> None:
     _bind_ciphertexts_to_rows()
 
 
+def _columns_at_this_revision(connection: sa.Connection) -> list[tuple[sa.Table, sa.Column[Any]]]:
+    """The encrypted columns of the models that this revision's schema already has (later
+    revisions add encrypted columns of their own, written bound from the start)."""
+    inspector = sa.inspect(connection)
+    present = {
+        name: {c["name"] for c in inspector.get_columns(name)}
+        for name in inspector.get_table_names()
+    }
+    return [(t, c) for t, c in encrypted_columns() if c.name in present.get(t.name, set())]
+
+
 def _bind_ciphertexts_to_rows() -> None:
     connection = op.get_bind()
     keyring = engine_keyring(connection)
@@ -62,15 +73,6 @@ def downgrade() -> None:
         _rechain(_unkeyed_hash, key_id=None)
         with op.batch_alter_table("audit_log") as batch:
             batch.drop_column("key_id")
-
-
-def _columns_at_this_revision(
-    connection: sa.Connection,
-) -> list[tuple[sa.Table, sa.Column[Any]]]:
-    """The encrypted columns of the tables that exist at this revision (later revisions add
-    tables with encrypted columns to the models)."""
-    inspector = sa.inspect(connection)
-    return [(t, c) for t, c in encrypted_columns() if inspector.has_table(t.name)]
 
 
 def _unbind_ciphertexts() -> None:

@@ -1,7 +1,7 @@
 """care: follow-ups, safety plans, risk formulations, caring contacts
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-06
 
 The tables of what happens after a crisis (the ``care`` domain).  New tables only; their
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0011"  # written against 0007; chained after main's 0009-0011 at the merge
 branch_labels = None
 depends_on = None
 
