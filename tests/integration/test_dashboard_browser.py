@@ -8,9 +8,6 @@ test skips, unless CRISIS_TRIAGE_REQUIRE_BROWSER=1 (CI), when it fails.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,9 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from service_fakes import FakeScorer, message
-from service_helpers import PASSWORD, Factory, empty_tables, settings_for
+from service_helpers import PASSWORD, Factory, empty_tables, served_in_thread, settings_for
 from web_helpers import browser_or_skip
 
 from crisis_triage.storage import make_engine, make_session_factory
@@ -44,12 +40,6 @@ FLAGS = (
 VIEWPORTS = {"laptop": (1366, 768), "tablet": (820, 1180)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(sqlite_url: str) -> Iterator[dict[str, Any]]:
     """The real service with the dashboard on a free port, a supervisor and a platform key."""
@@ -63,20 +53,8 @@ def server(sqlite_url: str) -> Iterator[dict[str, Any]]:
         care = factory.api_key("care:write", "alerts:read")
     engine.dispose()
     app = create_app(settings_for(sqlite_url, sse_poll_seconds=0.5), scorer=FakeScorer())
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uvi = uvicorn.Server(config)
-    thread = threading.Thread(target=uvi.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uvi.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "platform": platform, "care": care}
-    finally:
-        uvi.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(app) as url:
+        yield {"url": url, "platform": platform, "care": care}
 
 
 @pytest.fixture

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from service_fakes import FakeScorer
-from service_helpers import PASSWORD, Factory, empty_tables, settings_for
+from service_helpers import PASSWORD, Factory, empty_tables, served_in_thread, settings_for
 
 from crisis_triage.service import create_app
 from crisis_triage.storage import make_engine, make_session_factory
@@ -41,22 +37,9 @@ def served(sqlite_url: str) -> Iterator[tuple[str, str]]:
         factory.user(Role.SPECIALIST, name="alice")
         key = factory.api_key("messages:write")["Authorization"].removeprefix("Bearer ")
     engine.dispose()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
     app = create_app(settings_for(sqlite_url), scorer=FakeScorer())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", key
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(app) as url:
+        yield url, key
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
