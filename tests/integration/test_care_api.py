@@ -287,3 +287,35 @@ def test_care_measures_in_the_analytics_api(
     assert (
         client.get("/v1/metrics/care", headers=factory.api_key("metrics:read")).status_code == 200
     )
+
+
+def test_the_safety_plan_is_a_fhir_care_plan(
+    client: TestClient, factory: Factory, platform: dict[str, str]
+) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    _send(client, platform, "hello", "p-fhir")
+    me = factory.headers()
+    search = "/fhir/r4/CarePlan?subject=Patient/p-fhir"
+    assert client.get(search, headers=me).json()["total"] == 0
+    client.put("/v1/patients/p-fhir/safety-plan", json=PLAN, headers=me)
+    client.put(
+        "/v1/patients/p-fhir/safety-plan",
+        json=PLAN | {"lethal_means_counselling_done": True, "language": "es"},
+        headers=me,
+    )
+    reply = client.get(search, headers=factory.api_key("care:read"))
+    assert reply.status_code == 200, reply.text
+    bundle = Bundle.model_validate(reply.json())
+    [entry] = bundle.entry or []
+    plan = entry.resource.model_dump(mode="json", exclude_none=True)
+    assert plan["resourceType"] == "CarePlan" and plan["status"] == "active"
+    assert plan["meta"]["versionId"] == "2" and plan["language"] == "es"
+    assert plan["subject"]["reference"] == "Patient/p-fhir"
+    items = [
+        (a["detail"]["code"]["coding"][0]["code"], a["detail"]["description"])
+        for a in plan["activity"]
+    ]
+    assert ("reasons_for_living", "my kids") in items and len(items) == 8
+    assert plan["note"] == [{"text": "Lethal-means counselling done."}]
+    assert client.get(search, headers=factory.api_key("queue:read")).status_code == 403

@@ -35,6 +35,7 @@ MAX_ITEM_LENGTH = 500
 class SafetyPlanVersion:
     """One saved version: the sections (each a list of strings), who saved it and when."""
 
+    id: int
     patient_id: str
     version: int
     sections: dict[str, list[str]]
@@ -158,6 +159,7 @@ def _version(row: SafetyPlan, versions: list[int]) -> SafetyPlanVersion:
     stored = dict(row.sections or {})
     done = stored.pop("lethal_means_counselling_done", None)
     return SafetyPlanVersion(
+        id=row.id,
         patient_id=row.patient_id,
         version=row.version,
         sections={name: list(stored.get(name) or []) for name in SECTIONS},
