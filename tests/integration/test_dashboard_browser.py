@@ -8,18 +8,15 @@ test skips, unless CRISIS_TRIAGE_REQUIRE_BROWSER=1 (CI), when it fails.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from service_fakes import FakeScorer, message
-from service_helpers import PASSWORD, Factory, empty_tables, settings_for
+from service_helpers import PASSWORD, Factory, empty_tables, served_in_thread, settings_for
 from web_helpers import browser_or_skip
 
 from crisis_triage.storage import make_engine, make_session_factory
@@ -43,12 +40,6 @@ FLAGS = (
 VIEWPORTS = {"laptop": (1366, 768), "tablet": (820, 1180)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(sqlite_url: str) -> Iterator[dict[str, Any]]:
     """The real service with the dashboard on a free port, a supervisor and a platform key."""
@@ -59,22 +50,11 @@ def server(sqlite_url: str) -> Iterator[dict[str, Any]]:
         factory.user(Role.SUPERVISOR, name="sue")
         factory.user(Role.ADMIN, name="ada")
         platform = factory.api_key("messages:write")
+        care = factory.api_key("care:write", "alerts:read")
     engine.dispose()
     app = create_app(settings_for(sqlite_url, sse_poll_seconds=0.5), scorer=FakeScorer())
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uvi = uvicorn.Server(config)
-    thread = threading.Thread(target=uvi.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uvi.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "platform": platform}
-    finally:
-        uvi.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(app) as url:
+        yield {"url": url, "platform": platform, "care": care}
 
 
 @pytest.fixture
@@ -245,4 +225,65 @@ def test_admin_page_fits_and_shows_a_new_key_once(server: dict[str, Any], browse
         _no_horizontal_overflow(driver, f"admin at {name}")
     driver.get(base + "/admin")
     assert not driver.find_elements(By.ID, "new-key")
+    _no_console_errors(driver)
+
+
+def test_a_resolved_crisis_gets_follow_ups_one_is_completed_one_overdue_alerts(
+    server: dict[str, Any], browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    base, driver = server["url"], browser
+    _viewport(driver, *VIEWPORTS["laptop"])
+    with httpx.Client(base_url=base, headers=server["platform"], timeout=10) as api:
+        reply = api.post("/v1/messages", json=message(text="I took an overdose", patient_id="p-fu"))
+        case_id = reply.json()["case_id"]
+    driver.get(base + "/login")
+    driver.find_element(By.ID, "username").send_keys("sue")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+    _wait(driver, lambda d: d.current_url.endswith("/queue"))
+    driver.get(f"{base}/cases/{case_id}")
+    driver.find_element(By.TAG_NAME, "body").click()
+    _keys(driver, "c")
+    _wait(driver, lambda d: "You claimed this case" in d.page_source)
+    _keys(driver, "a")
+    _wait(driver, lambda d: "Acknowledged." in d.page_source)
+    driver.find_element(
+        By.CSS_SELECTOR, 'input[name="disposition"][value="confirmed_crisis"]'
+    ).click()
+    driver.find_element(By.CSS_SELECTOR, "#resolve-form button[type=submit]").click()
+    _wait(driver, lambda d: "Case resolved." in d.page_source)
+
+    driver.find_element(By.LINK_TEXT, "Follow-ups").click()
+    _wait(driver, lambda d: d.current_url.endswith("/follow-ups"))
+    rows = driver.find_elements(By.CSS_SELECTOR, "tr[data-follow-up]")
+    assert [r.get_attribute("data-status") for r in rows] == ["scheduled"] * 4
+    first = rows[0].get_attribute("data-follow-up")
+    Select(driver.find_element(By.ID, f"outcome-{first}")).select_by_value("reached")
+    driver.find_element(By.ID, f"note-{first}").send_keys("Spoke with her; safe at home.")
+    rows[0].find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    _wait(driver, lambda d: "Follow-up recorded." in d.page_source)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "tr[data-follow-up]")) == 3
+
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    with httpx.Client(base_url=base, headers=server["care"], timeout=10) as api:
+        late = api.post(
+            "/v1/follow-ups",
+            json={"patient_id": "p-fu", "due_at": an_hour_ago, "kind": "call"},
+        )
+        assert late.status_code == 201, late.text
+        alerts = api.get("/v1/alerts", params={"kind": "follow_up"}).json()
+        assert [a["payload"]["follow_up_id"] for a in alerts] == [late.json()["id"]]
+    driver.get(base + "/follow-ups")
+    overdue = driver.find_elements(By.CSS_SELECTOR, 'tr[data-status="overdue"]')
+    assert [r.get_attribute("data-follow-up") for r in overdue] == [str(late.json()["id"])]
+    _shot(driver, "follow-ups")
+    driver.get(base + "/patients/p-fu")
+    assert driver.find_elements(By.CSS_SELECTOR, "#risk h2, section[aria-labelledby=risk-h] svg")
+    _shot(driver, "patient")
+    for name, size in VIEWPORTS.items():
+        _viewport(driver, *size)
+        _no_horizontal_overflow(driver, f"patient page at {name}")
     _no_console_errors(driver)

@@ -48,9 +48,11 @@ def test_metadata_lists_exactly_what_is_supported(client: TestClient) -> None:
         "Communication": ["create"],
         "RiskAssessment": ["read", "search-type"],
         "Flag": ["read", "search-type"],
+        "CarePlan": ["search-type"],
     }
     params = {r.type: sorted(p.name for p in r.searchParam or []) for r in rest.resource}
     assert params["RiskAssessment"] == ["subject"] and params["Flag"] == ["status", "subject"]
+    assert params["CarePlan"] == ["subject"]
     assert sorted(i.code for i in rest.interaction) == ["batch", "transaction"]
 
 

@@ -170,3 +170,16 @@ def test_messages_that_arrive_over_fhir_are_counted_under_their_channel(
     )
     assert sent.status_code == 201, sent.text
     assert scrape(client, reader)[counted] == before.get(counted, 0) + 1
+
+
+def test_the_care_measures_are_gauges(
+    client: TestClient, factory: Factory, platform: dict[str, str]
+) -> None:
+    client.post("/v1/messages", json=message(patient_id="p-prom"), headers=platform)
+    late = (utcnow() - timedelta(hours=1)).isoformat()
+    body = {"patient_id": "p-prom", "due_at": late, "kind": "call"}
+    assert client.post("/v1/follow-ups", json=body, headers=factory.headers()).status_code == 201
+    samples = scrape(client, factory.api_key("metrics:read"))
+    assert samples[("crisis_triage_follow_ups_overdue", ())] == 1
+    assert samples[("crisis_triage_follow_up_completion_within_target_30d", ())] == 0
+    assert ("crisis_triage_caring_contact_opt_out_rate_30d", ()) not in samples  # no opt-ins

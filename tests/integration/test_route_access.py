@@ -31,8 +31,11 @@ PLATFORM = {
 # Routes for supervisors or admins only.
 ABOVE_SPECIALIST = {
     ("GET", "/v1/metrics/response-times"),
+    ("GET", "/v1/metrics/care"),
     ("GET", "/v1/patients/{patient_id}/export"),
     ("DELETE", "/v1/patients/{patient_id}"),
+    ("POST", "/v1/caring-contact-templates"),
+    ("POST", "/v1/caring-contact-templates/{template_id}/review"),
     ("POST", "/v1/channels/sms/senders"),
     ("GET", "/v1/channels/sms/senders"),
     ("DELETE", "/v1/channels/sms/senders/{sender_id}"),

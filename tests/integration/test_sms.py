@@ -269,3 +269,21 @@ def test_behind_a_proxy_the_configured_public_url_is_what_is_signed(
         signed = {"X-Twilio-Signature": validator.compute_signature(public, form)}
         assert _post(client, form, signed).status_code == 200
     assert len(_messages(session)) == 1
+
+
+def test_stop_by_sms_opts_the_patient_out_of_caring_contacts(
+    sms_client: TestClient, factory: Factory
+) -> None:
+    admin, me = factory.headers(Role.ADMIN), factory.headers()
+    mapping = {"phone": MAPPED_PHONE, "patient_id": "p-sms-stop"}
+    assert (
+        sms_client.post("/v1/channels/sms/senders", headers=admin, json=mapping).status_code == 201
+    )
+    first = _form(MAPPED_PHONE, ROUTINE_SMS_TEXT)
+    _post(sms_client, first, _signed(first))
+    contacts = "/v1/patients/p-sms-stop/caring-contacts"
+    assert sms_client.put(contacts, json={"opt_in": True}, headers=me).json()["scheduled"] == 15
+    stop = _form(MAPPED_PHONE, "STOP")
+    assert _post(sms_client, stop, _signed(stop)).status_code == 200
+    status = sms_client.get(contacts, headers=me).json()
+    assert status["opted_in"] is False and status["scheduled"] == 0

@@ -16,7 +16,7 @@ LAYERS = [
     {"training"},
     {"evaluation", "simulation"},
     {"storage"},
-    {"triage"},
+    {"triage", "care"},
     {"integrations", "monitoring"},
     {"service"},
     {"web"},

@@ -193,7 +193,8 @@ def apikeys_create(
     scope: Annotated[
         list[str] | None,
         typer.Option(
-            help="repeatable: messages:write (default), queue:read, alerts:read, metrics:read"
+            help="repeatable: messages:write (default), queue:read, alerts:read, metrics:read, "
+            "care:read, care:write"
         ),
     ] = None,
 ) -> None:

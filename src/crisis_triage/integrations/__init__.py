@@ -14,6 +14,7 @@ from crisis_triage.integrations._fhir_capability import (
     capability_statement,
     operation_outcome,
 )
+from crisis_triage.integrations._fhir_careplan import care_plan, search_care_plans
 from crisis_triage.integrations._fhir_inbound import (
     FHIR_CHANNEL,
     BundleEntryIn,
@@ -69,6 +70,7 @@ __all__ = [
     "SmsSenderRow",
     "add_sms_sender",
     "capability_statement",
+    "care_plan",
     "list_sms_senders",
     "normalise_phone",
     "operation_outcome",
@@ -80,6 +82,7 @@ __all__ = [
     "read_risk_assessment",
     "remove_sms_sender",
     "response_bundle",
+    "search_care_plans",
     "search_flags",
     "search_risk_assessments",
     "searchset",

@@ -80,6 +80,19 @@ def capability_statement(software_version: str, base_url: str) -> CapabilityStat
                             ],
                         },
                         {
+                            "type": "CarePlan",
+                            "interaction": [{"code": "search-type"}],
+                            "documentation": "the patient's current safety plan; reads need "
+                            "care:read (or a specialist's login)",
+                            "searchParam": [
+                                {
+                                    "name": "subject",
+                                    "type": "reference",
+                                    "documentation": f"required: {_PATIENT_REFERENCE}",
+                                }
+                            ],
+                        },
+                        {
                             "type": "Flag",
                             "interaction": [{"code": "read"}, {"code": "search-type"}],
                             "searchParam": [

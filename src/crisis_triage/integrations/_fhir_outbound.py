@@ -8,11 +8,13 @@ is audited (``fhir.read`` / ``fhir.search``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.flag import Flag
 from fhir.resources.R4B.riskassessment import RiskAssessment
 from sqlalchemy import Executable, select
@@ -245,7 +247,7 @@ def read_flag(session: Session, case_id: int, *, actor: AuditActor) -> Flag:
     return flag(row)
 
 
-def searchset(resources: list[RiskAssessment] | list[Flag], base_url: str, self_url: str) -> Bundle:
+def searchset(resources: Sequence[DomainResource], base_url: str, self_url: str) -> Bundle:
     """A searchset Bundle of ``resources`` (all matches: no paging)."""
     entries = [
         {

@@ -18,6 +18,8 @@ from crisis_triage.detector import Scorer
 from crisis_triage.service import (
     _routes_alerts,
     _routes_auth,
+    _routes_care,
+    _routes_care_templates,
     _routes_cases,
     _routes_fhir,
     _routes_health,
@@ -26,6 +28,7 @@ from crisis_triage.service import (
     _routes_paging,
     _routes_patients,
     _routes_prometheus,
+    _routes_risk,
     _routes_sms,
 )
 from crisis_triage.service._access_log import AccessLogMiddleware
@@ -161,6 +164,9 @@ def create_app(
         _routes_metrics,
         _routes_paging,
         _routes_patients,
+        _routes_care,
+        _routes_risk,
+        _routes_care_templates,
         _routes_fhir,
         _routes_sms,
         _routes_prometheus,

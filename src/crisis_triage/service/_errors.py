@@ -22,6 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crisis_triage.care import CareInputError
 from crisis_triage.integrations import FHIR_JSON, Issue, operation_outcome
 from crisis_triage.integrations.paging import PagingChannelError
 from crisis_triage.triage import (
@@ -81,6 +82,7 @@ _DOMAIN_STATUS: dict[type[TriageError], int] = {
     InvalidDispositionError: 422,
     NoteRequiredError: 422,
     AccountError: 400,
+    CareInputError: 422,
     PagingChannelError: 422,
 }
 

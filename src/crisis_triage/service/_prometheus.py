@@ -33,6 +33,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
+from crisis_triage.care import CareMeasures, care_measures, note_new_messages
 from crisis_triage.detector import Scorer
 from crisis_triage.triage import (
     SCORED,
@@ -46,6 +47,7 @@ from crisis_triage.triage import (
 )
 
 log = logging.getLogger(__name__)
+CARE_METRICS_DAYS = 30
 
 PREFIX = "crisis_triage"
 MAX_CHANNELS = 20
@@ -157,10 +159,12 @@ def counted_ingest(
     api_key_id: int | None = None,
 ) -> list[IngestResult]:
     """``triage.ingest``, timed and counted: every route that ingests (JSON, FHIR, SMS) calls
-    this, so each channel shows on /metrics."""
+    this, so each channel shows on /metrics; then the care domain reads the new messages
+    ("STOP" opts out of caring contacts, open follow-ups link to the new case)."""
     started = time.perf_counter()
     results = ingest(session, scorer, items, policy, api_key_id=api_key_id)
     count_ingest(items, results, time.perf_counter() - started)
+    note_new_messages(session, items, results)
     return results
 
 
@@ -177,6 +181,7 @@ class QueueCollector(Collector):
         try:
             with self.sessions() as session:
                 snapshot = queue_snapshot(session)
+                care = care_measures(session, days=CARE_METRICS_DAYS)
         except Exception as exc:  # a scrape must answer; the gauge says the database did not
             log.error("queue snapshot for /metrics failed: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -205,6 +210,35 @@ class QueueCollector(Collector):
             "Share of messages scored in the last 24 hours that were flagged",
             value=snapshot.flag_rate_last_day,
         )
+        yield from _care_gauges(care)
+
+
+def _care_gauges(care: CareMeasures) -> Iterator[Metric]:
+    """After the crisis (docs/care.md): a rate with nothing to divide by is left out."""
+    yield GaugeMetricFamily(
+        f"{PREFIX}_follow_ups_overdue", "Post-crisis follow-ups overdue now", value=care.overdue_now
+    )
+    rates = {
+        "follow_up_completion_within_target_30d": (
+            "Share of follow-ups due in the last 30 days done by their due time",
+            care.completion_within_target,
+        ),
+        "hours_to_first_follow_up_median_30d": (
+            "Median hours from a crisis's resolution to its first completed follow-up (30 days)",
+            care.median_hours_to_first_follow_up,
+        ),
+        "caring_contact_delivery_rate_30d": (
+            "Share of caring-contact deliveries delivered, of those finished (30 days)",
+            care.caring_delivery_rate,
+        ),
+        "caring_contact_opt_out_rate_30d": (
+            "Caring-contact opt-outs per opt-in (30 days)",
+            care.caring_opt_out_rate,
+        ),
+    }
+    for name, (help_text, value) in rates.items():
+        if value is not None:
+            yield GaugeMetricFamily(f"{PREFIX}_{name}", help_text, value=value)
 
 
 def multiprocess_dir() -> str | None:

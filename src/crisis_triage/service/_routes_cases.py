@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from crisis_triage.service._deps import CurrentUser, QueueReader, SessionDep
+from crisis_triage.care import RiskInput, resolve_case
+from crisis_triage.service._deps import CurrentUser, QueueReader, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, documented_errors
 from crisis_triage.service._schemas import (
     PRIORITY_NAMES,
@@ -244,17 +245,27 @@ def add_note(case_id: CaseId, body: NoteIn, session: SessionDep, caller: Current
 
 
 @router.post("/cases/{case_id}/resolve", response_model=CaseOut, responses=_ERRORS)
-def resolve(case_id: CaseId, body: ResolveIn, session: SessionDep, caller: CurrentUser) -> CaseOut:
+def resolve(
+    case_id: CaseId, body: ResolveIn, state: StateDep, session: SessionDep, caller: CurrentUser
+) -> CaseOut:
     """Close the case with a disposition: ``confirmed_crisis`` (flagged, with crisis types),
-    ``missed_crisis`` (not flagged, with crisis types), ``not_crisis`` or ``needs_follow_up``."""
-    case = apply_action(
+    ``missed_crisis`` (not flagged, with crisis types), ``not_crisis`` or ``needs_follow_up``.
+    All but ``not_crisis`` schedule the site's follow-ups (``GET /v1/follow-ups``)."""
+    case = resolve_case(
         session,
+        state.policy,
         case_id,
-        Action.RESOLVE,
         caller.actor(),
         note=body.note,
         disposition=body.disposition,
         crisis_types=tuple(body.crisis_types),
+        risk=_risk(body),
     )
-    session.commit()
     return _case_out(case)
+
+
+def _risk(body: ResolveIn) -> RiskInput | None:
+    risk = body.risk_formulation
+    if risk is None:
+        return None
+    return RiskInput(level=risk.level, factors=tuple(risk.factors), plan=risk.plan)

@@ -30,6 +30,7 @@ from crisis_triage.integrations import (
     read_flag,
     read_risk_assessment,
     response_bundle,
+    search_care_plans,
     search_flags,
     search_risk_assessments,
     searchset,
@@ -44,6 +45,7 @@ from crisis_triage.service._deps import (
 )
 from crisis_triage.service._errors import FHIR_BASE_PATH, fhir_error_response
 from crisis_triage.service._prometheus import counted_ingest
+from crisis_triage.service._routes_care import CareReader
 from crisis_triage.triage import IdempotencyConflictError, IngestResult
 
 
@@ -283,6 +285,21 @@ def search_flag(
     if status == "inactive":
         flag_status = "inactive"
     found = search_flags(session, patient_id, flag_status, actor=caller.audit_actor())
+    return _fhir(searchset(found, _base_url(request), str(request.url)))
+
+
+@router.get("/CarePlan", responses=_ERRORS, summary="Search the patient's safety plan")
+def search_care_plan(
+    request: Request, session: SessionDep, caller: CareReader, subject: Subject = None
+) -> Response:
+    """A searchset Bundle with the patient's current safety plan as a CarePlan (empty when
+    there is none); needs care:read or a specialist's login; audited as safety_plan.read."""
+    try:
+        _check_params(request, {"subject"})
+        patient_id = _patient_id(subject)
+    except FhirInputError as exc:
+        return fhir_error_response(exc.status, exc.issues)
+    found = search_care_plans(session, patient_id, actor=caller.audit_actor())
     return _fhir(searchset(found, _base_url(request), str(request.url)))
 
 

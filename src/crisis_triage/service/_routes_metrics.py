@@ -1,5 +1,6 @@
 """``GET /v1/metrics/response-times``: the study's headline measure, and PPV from dispositions;
-``GET /v1/metrics/monitoring``: the daily drift and flag-rate aggregates."""
+``GET /v1/metrics/monitoring``: the daily drift and flag-rate aggregates;
+``GET /v1/metrics/care``: follow-ups and caring contacts after a crisis."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from crisis_triage.care import CareMeasures, care_measures
 from crisis_triage.monitoring import SCORE_BIN_EDGES, recent_days
 from crisis_triage.service._deps import MetricsReader, SessionDep
 from crisis_triage.service._errors import ErrorBody
@@ -15,6 +17,11 @@ from crisis_triage.storage import utcnow
 from crisis_triage.triage import response_times
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "not logged in"},
+    403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
+    422: {"model": ErrorBody, "description": "invalid query"},
+}
 
 
 class TimeStatsOut(BaseModel):
@@ -60,11 +67,7 @@ class ResponseTimesOut(BaseModel):
 @router.get(
     "/response-times",
     response_model=ResponseTimesOut,
-    responses={
-        401: {"model": ErrorBody, "description": "not logged in"},
-        403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
-        422: {"model": ErrorBody, "description": "invalid query"},
-    },
+    responses=_ERRORS,
     summary="Time to triage per day (median, p90, p95), crises vs the rest; PPV over time",
 )
 def get_response_times(
@@ -114,11 +117,7 @@ class MonitoringOut(BaseModel):
 @router.get(
     "/monitoring",
     response_model=MonitoringOut,
-    responses={
-        401: {"model": ErrorBody, "description": "not logged in"},
-        403: {"model": ErrorBody, "description": "needs a supervisor, or metrics:read"},
-        422: {"model": ErrorBody, "description": "invalid query"},
-    },
+    responses=_ERRORS,
     summary="Daily flag rate, score distribution, unscored rate, languages, PPV and drift",
 )
 def get_monitoring(
@@ -130,3 +129,20 @@ def get_monitoring(
         "score_bin_edges": list(SCORE_BIN_EDGES),
         "days": recent_days(session, days, now=utcnow()),
     }
+
+
+@router.get(
+    "/care",
+    response_model=CareMeasures,
+    responses=_ERRORS,
+    summary="After the crisis: follow-up completion, time to first follow-up, caring contacts",
+)
+def get_care_measures(
+    session: SessionDep,
+    _caller: MetricsReader,
+    days: Annotated[int, Query(ge=1, le=366, description="how many days back")] = 30,
+) -> CareMeasures:
+    """Follow-ups due in the window done by their due time, hours from a crisis's resolution
+    to its first completed follow-up, follow-ups overdue now, and caring contacts' delivery
+    and opt-out rates (fractions; null when there is nothing to divide by)."""
+    return care_measures(session, days=days)

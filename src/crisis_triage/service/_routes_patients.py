@@ -32,6 +32,7 @@ class ErasureOut(BaseModel):
     replies: int
     alerts: int
     deliveries: int
+    care_records: int
     sms_senders: int
 
 

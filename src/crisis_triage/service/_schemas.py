@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from crisis_triage.care import RiskLevel
 from crisis_triage.triage import (
     MAX_SCORED_CHARS,
     CaseStatus,
@@ -130,12 +131,25 @@ class NoteIn(RequestModel):
     note: Text | None = Field(default=None, max_length=5000)
 
 
+class RiskFormulationIn(RequestModel):
+    """A specialist's risk formulation: level, the checklist's factors weighed, and the plan."""
+
+    level: RiskLevel
+    factors: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=30, description="codes from the site's checklist"
+    )
+    plan: Text | None = Field(default=None, max_length=4000)
+
+
 class ResolveIn(RequestModel):
     disposition: Disposition
     crisis_types: list[CrisisType] = Field(
         default_factory=list, description="required for confirmed_crisis and missed_crisis"
     )
     note: Text | None = Field(default=None, max_length=5000)
+    risk_formulation: RiskFormulationIn | None = Field(
+        default=None, description="recorded with the resolution (encrypted, audited)"
+    )
 
 
 class CaseEventOut(BaseModel):

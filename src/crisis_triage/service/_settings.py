@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crisis_triage.integrations.paging import PAGERDUTY_EVENTS_URL, PagingConfig, SmtpConfig
@@ -17,7 +24,13 @@ from crisis_triage.storage import (
     dev_key_path,
     load_keyring,
 )
-from crisis_triage.triage import TriagePolicy
+from crisis_triage.triage import (
+    SettingError,
+    TriagePolicy,
+    check_timezone,
+    parse_codes,
+    parse_follow_up_schedule,
+)
 
 # Placeholders that are fine on a laptop and refused anywhere else.
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105
@@ -66,6 +79,16 @@ class Settings(BaseSettings):
     )
     patient_window_messages: int = Field(
         default=10, ge=1, le=10, description="at most this many earlier messages (the latest)"
+    )
+    follow_up_schedule: str = Field(
+        default="24h,72h,7d,30d",
+        description="follow-ups scheduled when a crisis is resolved (h: hours; d: days at the "
+        "same local time in SITE_TIMEZONE)",
+    )
+    site_timezone: str = Field(default="UTC", description="IANA time zone of the site")
+    risk_factors: str = Field(
+        default=",".join(TriagePolicy().risk_factors),
+        description="the checklist of a risk formulation (codes separated by commas)",
     )
     webhook_urls: list[str] = Field(default_factory=list)
     twilio_auth_token: SecretStr | None = Field(
@@ -204,6 +227,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"webhook URL must start with http:// or https://: {url!r}")
         return urls
 
+    @field_validator("follow_up_schedule", "risk_factors", "site_timezone")
+    @classmethod
+    def _care_setting(cls, raw: str, info: ValidationInfo) -> str:
+        """Checked as an admin's runtime value is (triage's parsers), stored normalised."""
+        try:
+            if info.field_name == "site_timezone":
+                return check_timezone(raw)
+            parse = parse_codes if info.field_name == "risk_factors" else parse_follow_up_schedule
+            return ",".join(parse(raw))
+        except SettingError as exc:
+            raise ValueError(str(exc)) from None
+
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:
         if self.environment == "development":
@@ -292,4 +327,7 @@ class Settings(BaseSettings):
             semantic_backoff_max_seconds=self.semantic_backoff_max_seconds,
             patient_window_hours=self.patient_window_hours,
             patient_window_messages=self.patient_window_messages,
+            follow_up_schedule=parse_follow_up_schedule(self.follow_up_schedule),
+            site_timezone=check_timezone(self.site_timezone),
+            risk_factors=parse_codes(self.risk_factors),
         )

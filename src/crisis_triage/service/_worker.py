@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 import httpx
 
+from crisis_triage.care import run_care_round
 from crisis_triage.integrations.paging import PageOutcome, channel_target, send_page
 from crisis_triage.monitoring import run_monitoring
 from crisis_triage.service._deps import ServiceState
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class WorkerReport:
     escalated: list[int] = field(default_factory=list)
+    follow_ups_overdue: list[int] = field(default_factory=list)
+    caring_contacts_sent: int = 0
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
@@ -113,6 +116,10 @@ class Worker:
         for case_id in report.escalated:
             log.warning("case %d escalated: crisis unacknowledged", case_id)
         instruments().escalations.inc(len(report.escalated))
+        with self.state.sessions() as session:
+            care = run_care_round(session, self.state.policy, now=now)
+        report.follow_ups_overdue = care.overdue
+        report.caring_contacts_sent = care.caring_contacts_sent
         settings = self.state.settings
         # Long enough for one send to time out and be recorded; renewed before every send.
         lease = timedelta(seconds=2 * settings.webhook_timeout_seconds + 1)

@@ -17,6 +17,14 @@ from crisis_triage.storage._backup import (
     restore_sqlite,
     sqlite_path,
 )
+from crisis_triage.storage._care_models import (
+    CaringContact,
+    CaringContactEnrolment,
+    CaringContactTemplate,
+    FollowUp,
+    RiskFormulation,
+    SafetyPlan,
+)
 from crisis_triage.storage._chain import (
     CHAIN_FORMAT_VERSION,
     GENESIS_HASH,
@@ -94,6 +102,9 @@ __all__ = [
     "AuthToken",
     "BackupError",
     "Base",
+    "CaringContact",
+    "CaringContactEnrolment",
+    "CaringContactTemplate",
     "Case",
     "CaseEvent",
     "Checkpoint",
@@ -103,6 +114,7 @@ __all__ = [
     "DatabaseError",
     "DecryptionError",
     "EncryptionError",
+    "FollowUp",
     "IntegrityFailure",
     "KeyCheck",
     "KeyRing",
@@ -110,8 +122,10 @@ __all__ = [
     "Message",
     "PagingChannel",
     "PatientReply",
+    "RiskFormulation",
     "RotationReport",
     "RowBound",
+    "SafetyPlan",
     "SettingOverride",
     "SmsSender",
     "UTCDateTime",

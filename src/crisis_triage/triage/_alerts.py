@@ -24,6 +24,7 @@ class AlertKind(StrEnum):
     CRISIS = "crisis"
     ESCALATION = "escalation"
     OPERATOR = "operator"
+    FOLLOW_UP = "follow_up"  # a post-crisis follow-up is overdue (the care domain)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,22 @@ class TriagePolicy:
     # most this many of them, are scored together with it.
     patient_window_hours: float = 72.0
     patient_window_messages: int = 10
+    # After a crisis (the care domain): follow-ups due this long after the resolution ("24h":
+    # elapsed hours; "7d": calendar days at the same wall-clock time in the site's time zone).
+    follow_up_schedule: tuple[str, ...] = ("24h", "72h", "7d", "30d")
+    site_timezone: str = "UTC"
+    # The checklist of a risk formulation (the care domain): the factors a specialist weighs.
+    risk_factors: tuple[str, ...] = (
+        "plan",
+        "intent",
+        "means_at_hand",
+        "prior_attempt",
+        "recent_loss_or_crisis",
+        "substance_use",
+        "hopelessness",
+        "isolation",
+        "protective_factors",
+    )
 
 
 def raise_alert(

@@ -1,9 +1,11 @@
 """Dispositions as labelled data to retrain on, in the columns of the training tables.
 
 ``crisis`` is 1 for confirmed and missed crises, 0 for "not a crisis", and -1 (ambiguous, as in
-the data sheet) for "needs follow-up".  The export holds message text: it is for retraining in
-the same protected environment, never for logs or reports.  Messages whose text was purged
-(retention, erasure) or cannot be decrypted have nothing to learn from and are left out.
+the data sheet) for "needs follow-up".  The latest risk formulation's level and factors go with
+each row (a clinician's risk level is a finer label than yes/no).  The export holds message
+text: it is for retraining in the same protected environment, never for logs or reports.
+Messages whose text was purged (retention, erasure) or cannot be decrypted have nothing to
+learn from and are left out.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import WITHHELD_TEXTS, Case, Message
+from crisis_triage.storage import WITHHELD_TEXTS, Case, Message, RiskFormulation
 from crisis_triage.triage._states import Disposition
 
 LABEL_COLUMNS = (
@@ -31,6 +33,8 @@ LABEL_COLUMNS = (
     "model_version",
     "sent_at",
     "resolved_at",
+    "risk_level",
+    "risk_factors",
 )
 CRISIS_LABEL = {
     Disposition.CONFIRMED_CRISIS.value: 1,
@@ -54,7 +58,7 @@ def iter_labels(
     if since is not None:
         stmt = stmt.where(Case.resolved_at >= since)
     rows: list[dict[str, object]] = []
-    for message, case in session.execute(stmt):
+    for message, case, risk in _with_risk(session, stmt, chunk_size):
         if message.text in WITHHELD_TEXTS:  # undecryptable or failed integrity: never train on it
             continue
         rows.append(
@@ -71,6 +75,8 @@ def iter_labels(
                 "model_version": message.model_version,
                 "sent_at": message.sent_at.isoformat(),
                 "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
+                "risk_level": risk.level if risk else None,
+                "risk_factors": ",".join(risk.factors) if risk else None,
             }
         )
         if len(rows) >= chunk_size:
@@ -78,3 +84,29 @@ def iter_labels(
             rows = []
     if rows:
         yield pd.DataFrame(rows, columns=list(LABEL_COLUMNS))
+
+
+def _with_risk(
+    session: Session, stmt: Select[Message, Case], chunk_size: int
+) -> Iterator[tuple[Message, Case, RiskFormulation | None]]:
+    """Each row with its case's latest risk formulation (level and factors; never the plan)."""
+    batch: list[tuple[Message, Case]] = []
+
+    def flush() -> Iterator[tuple[Message, Case, RiskFormulation | None]]:
+        latest: dict[int, RiskFormulation] = {}
+        for risk in session.scalars(
+            select(RiskFormulation)
+            .where(RiskFormulation.case_id.in_([case.id for _m, case in batch]))
+            .order_by(RiskFormulation.id)
+        ):
+            latest[risk.case_id] = risk
+        for message, case in batch:
+            yield message, case, latest.get(case.id)
+
+    for message, case in session.execute(stmt):
+        batch.append((message, case))
+        if len(batch) >= chunk_size:
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()

@@ -33,6 +33,7 @@ from crisis_triage.storage import (
     utcnow,
 )
 from crisis_triage.triage._audit import AuditActor, record_audit
+from crisis_triage.triage._care_records import erase_care_records, export_care_records
 from crisis_triage.triage._errors import ConflictError, NotFoundError
 from crisis_triage.triage._retention import purge_message_text
 from crisis_triage.triage._states import UNRESOLVED
@@ -50,6 +51,7 @@ class ErasureReport:
     replies: int
     alerts: int
     deliveries: int
+    care_records: int = 0  # follow-ups, plans, formulations and caring contacts touched
     sms_senders: int = 0  # phone-number mappings removed (their hashes identify the patient)
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +102,7 @@ def export_patient(
             }
             for r in replies
         ],
+        "care": export_care_records(session, patient_id),
     }
     record_audit(
         session,
@@ -200,12 +203,21 @@ def erase_patient(
         update(PatientReply).where(PatientReply.message_id.in_(ids)).values(patient_id=pseudonym)
     ).rowcount  # type: ignore[attr-defined]
     senders = session.execute(delete(SmsSender).where(SmsSender.patient_id == patient_id)).rowcount  # type: ignore[attr-defined]
-    alert_ids = list(session.scalars(select(Alert.id).where(Alert.message_id.in_(ids))))
+    care_rows = erase_care_records(session, patient_id, pseudonym, now)
+    # Follow-up alerts (and their escalations) name the patient in the payload, not a message.
+    alert_ids = list(
+        session.scalars(
+            select(Alert.id).where(
+                or_(Alert.message_id.in_(ids), Alert.kind.in_(["follow_up", "escalation"]))
+            )
+        )
+    )
     alerts = _rewrite_payloads(session, Alert, Alert.id.in_(alert_ids), patient_id, pseudonym)
+    patient_events = ["patient.auto_reply", "patient.caring_contact"]
     deliveries = _rewrite_payloads(
         session,
         WebhookDelivery,
-        or_(WebhookDelivery.alert_id.in_(alert_ids), WebhookDelivery.event == "patient.auto_reply"),
+        or_(WebhookDelivery.alert_id.in_(alert_ids), WebhookDelivery.event.in_(patient_events)),
         patient_id,
         pseudonym,
     )
@@ -217,6 +229,7 @@ def erase_patient(
         replies=int(replies),
         alerts=alerts,
         deliveries=deliveries,
+        care_records=care_rows,
         sms_senders=int(senders),
     )
     # The audit keeps the original id (proof the request was honoured), never the pseudonym.

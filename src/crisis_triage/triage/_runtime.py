@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +25,11 @@ from crisis_triage.triage._errors import TriageError
 
 MAX_ESCALATION_MINUTES = 24 * 60
 MAX_AUTO_REPLY_LENGTH = 1000
+MAX_FOLLOW_UP_STEPS = 12
+# A follow-up step: whole hours ("24h", elapsed time) or calendar days ("7d") up to a year.
+_STEP = re.compile(r"([1-9][0-9]{0,3})([hd])")
+_STEP_LIMIT = {"h": 24 * 366, "d": 366}
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 class SettingError(TriageError):
@@ -39,7 +46,7 @@ class RuntimeSetting:
     label: str
     help: str
 
-    def parse(self, raw: str) -> float | str | None:
+    def parse(self, raw: str) -> float | str | list[str] | None:
         """The value to store for what an admin typed; raises SettingError."""
         raw = raw.strip()
         if self.key == "escalation_minutes":
@@ -52,6 +59,12 @@ class RuntimeSetting:
                     f"{self.label}: more than 0 and at most {MAX_ESCALATION_MINUTES} minutes"
                 )
             return minutes
+        if self.key == "follow_up_schedule":
+            return list(parse_follow_up_schedule(raw, label=self.label))
+        if self.key == "site_timezone":
+            return check_timezone(raw, label=self.label)
+        if self.key == "risk_factors":
+            return list(parse_codes(raw, label=self.label))
         if len(raw) > MAX_AUTO_REPLY_LENGTH:
             raise SettingError(f"{self.label}: at most {MAX_AUTO_REPLY_LENGTH} characters")
         return raw or None  # empty: no automatic reply
@@ -70,8 +83,55 @@ RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
             "Automatic reply text",
             "sent to the patient when a message is flagged; empty: no automatic reply",
         ),
+        RuntimeSetting(
+            "follow_up_schedule",
+            "Follow-up schedule",
+            "follow-ups scheduled when a crisis is resolved, e.g. 24h, 72h, 7d, 30d (h: hours "
+            "later; d: days later at the same local time)",
+        ),
+        RuntimeSetting(
+            "risk_factors",
+            "Risk factors",
+            "the checklist of a risk formulation: lower-case codes separated by commas",
+        ),
+        RuntimeSetting(
+            "site_timezone",
+            "Site time zone",
+            "an IANA time zone (e.g. America/New_York): follow-up days and times shown",
+        ),
     )
 }
+
+
+def parse_follow_up_schedule(raw: str, *, label: str = "schedule") -> tuple[str, ...]:
+    """``"24h, 72h, 7d, 30d"`` -> ``("24h", "72h", "7d", "30d")``, or SettingError."""
+    steps = [part.strip().lower() for part in raw.replace(";", ",").split(",") if part.strip()]
+    if not steps or len(steps) > MAX_FOLLOW_UP_STEPS:
+        raise SettingError(f"{label}: 1 to {MAX_FOLLOW_UP_STEPS} steps, e.g. 24h, 72h, 7d, 30d")
+    for step in steps:
+        match = _STEP.fullmatch(step)
+        if match is None or int(match[1]) > _STEP_LIMIT[match[2]]:
+            raise SettingError(
+                f"{label}: each step is whole hours (24h) or days (7d), at most a year"
+            )
+    return tuple(steps)
+
+
+def parse_codes(raw: str, *, label: str = "list") -> tuple[str, ...]:
+    """``"plan, intent"`` -> ``("plan", "intent")``: 1 to 30 lower-case codes, or SettingError."""
+    codes = list(dict.fromkeys(p.strip().lower() for p in raw.split(",") if p.strip()))
+    if not codes or len(codes) > 30 or not all(_CODE.fullmatch(c) for c in codes):
+        raise SettingError(f"{label}: 1 to 30 codes of a-z, 0-9 and _, separated by commas")
+    return tuple(codes)
+
+
+def check_timezone(raw: str, *, label: str = "time zone") -> str:
+    """An IANA time zone name that this system knows, or SettingError."""
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(f"{label}: not a known IANA time zone (e.g. Europe/Madrid)") from None
+    return raw
 
 
 def load_overrides(session: Session) -> dict[str, Any]:
@@ -82,7 +142,11 @@ def load_overrides(session: Session) -> dict[str, Any]:
 
 def apply_overrides(base: TriagePolicy, overrides: Mapping[str, Any]) -> TriagePolicy:
     """``base`` with the overridden fields replaced."""
-    known = {k: v for k, v in overrides.items() if k in RUNTIME_SETTINGS}
+    known: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in overrides.items()
+        if k in RUNTIME_SETTINGS
+    }
     return dataclasses.replace(base, **known) if known else base
 
 

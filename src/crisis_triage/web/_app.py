@@ -14,6 +14,7 @@ from crisis_triage.service import create_app as create_api
 from crisis_triage.web import (
     _pages_admin,
     _pages_auth,
+    _pages_care,
     _pages_case,
     _pages_queue,
     _pages_supervisor,
@@ -49,15 +50,17 @@ def create_app(settings: Settings | None = None, **api_options: Any) -> FastAPI:
     """The API from ``crisis_triage.service.create_app`` with the dashboard mounted on it.
 
     ``api_options`` (``scorer``, ``webhook_transport``) are passed to the API factory.  The
-    pages live at ``/login``, ``/queue``, ``/cases/{id}``, ``/supervisor`` and ``/admin``;
-    their scripts and styles at ``/static`` (no external resources).
+    pages live at ``/login``, ``/queue``, ``/cases/{id}``, ``/follow-ups``, ``/patients/{id}``,
+    ``/supervisor`` and ``/admin``; their scripts and styles at ``/static`` (no external
+    resources).
     """
     app = create_api(settings, **api_options)
     app.state.web_templates = make_templates()
     app.state.preview_ledger = PreviewLedger()
     app.add_exception_handler(LoginRequiredError, _login_required)
     app.add_exception_handler(PageForbiddenError, _forbidden)
-    for module in (_pages_auth, _pages_queue, _pages_case, _pages_supervisor, _pages_admin):
+    pages = (_pages_auth, _pages_queue, _pages_case, _pages_care, _pages_supervisor, _pages_admin)
+    for module in pages:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -74,6 +74,9 @@ def _defaults(state: StateDep) -> dict[str, Any]:
     return {
         "escalation_minutes": state.settings.escalation_minutes,
         "auto_reply_text": state.settings.auto_reply_text or None,
+        "follow_up_schedule": state.settings.follow_up_schedule.split(","),
+        "site_timezone": state.settings.site_timezone,
+        "risk_factors": state.settings.risk_factors.split(","),
     }
 
 
@@ -235,8 +238,17 @@ def save_settings(
     user: AdminForm,
     escalation_minutes: Annotated[str, Form(max_length=32)] = "",
     auto_reply_text: Annotated[str, Form(max_length=2000)] = "",
+    follow_up_schedule: Annotated[str | None, Form(max_length=200)] = None,
+    site_timezone: Annotated[str | None, Form(max_length=64)] = None,
+    risk_factors: Annotated[str | None, Form(max_length=1000)] = None,
 ) -> Response:
     values = {"escalation_minutes": escalation_minutes, "auto_reply_text": auto_reply_text}
+    if follow_up_schedule is not None:
+        values["follow_up_schedule"] = follow_up_schedule
+    if site_timezone is not None:
+        values["site_timezone"] = site_timezone
+    if risk_factors is not None:
+        values["risk_factors"] = risk_factors
     try:
         changed = save_overrides(session, values, user_id=user.id, defaults=_defaults(state))
     except SettingError as exc:

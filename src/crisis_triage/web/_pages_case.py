@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
+from crisis_triage.care import RiskInput, RiskLevel, resolve_case
 from crisis_triage.lexicon import CATEGORIES
-from crisis_triage.service import SessionDep
+from crisis_triage.service import SessionDep, StateDep
 from crisis_triage.triage import (
     Action,
     CaseStatus,
@@ -225,6 +226,8 @@ def _case_page(
             "form": form or {},
             "checked_types": (form or {}).get("crisis_types", tuple(message.categories)),
             "window_raised": _window_raised(message.probability, message.window_probability),
+            "risk_levels": list(RiskLevel),
+            "risk_factors": request.app.state.service.policy.risk_factors,
             "contributors": window_contributors(message.window_contributors),
         },
         user=user,
@@ -257,11 +260,15 @@ def _failed(
 def resolve(
     case_id: CaseId,
     request: Request,
+    state: StateDep,
     session: SessionDep,
     user: SpecialistForm,
     disposition: Annotated[str, Form(max_length=32)] = "",
     crisis_types: Annotated[list[str] | None, Form(max_length=8)] = None,
     note: _NOTE = "",
+    risk_level: Annotated[str, Form(max_length=16)] = "",
+    risk_factors: Annotated[list[str] | None, Form(max_length=30)] = None,
+    risk_plan: _NOTE = "",
 ) -> Response:
     types = tuple(crisis_types or ())
     form: dict[str, object] = {"disposition": disposition, "crisis_types": types, "note": note}
@@ -272,20 +279,27 @@ def resolve(
         return _failed(request, session, user, case_id, error, form)
     if chosen not in CRISIS_DISPOSITIONS:
         types = ()  # the form pre-ticks the detector's categories; they only go with a crisis
-    try:
-        apply_action(
+    try:  # commits; audited as case.resolve (and follow_up.schedule)
+        resolve_case(
             session,
+            state.policy,
             case_id,
-            Action.RESOLVE,
             user.actor(),
             note=note.strip() or None,
             disposition=chosen,
             crisis_types=types,
+            risk=_risk_input(risk_level, risk_factors, risk_plan),
         )
     except TriageError as exc:
         return _failed(request, session, user, case_id, exc, form)
-    session.commit()  # apply_action audited it as case.resolve
     return RedirectResponse("/queue?done=resolved", status_code=303)
+
+
+def _risk_input(level: str, factors: list[str] | None, plan: str) -> RiskInput | None:
+    """The resolve form's optional risk formulation (no level chosen: none recorded)."""
+    if level not in {lv.value for lv in RiskLevel}:
+        return None
+    return RiskInput(RiskLevel(level), tuple(factors or ()), plan.strip() or None)
 
 
 @router.post("/cases/{case_id}/{action}")

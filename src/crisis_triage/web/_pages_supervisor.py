@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from crisis_triage.care import EARLY_WARNING_RULE, care_measures, rising_risk
 from crisis_triage.monitoring import recent_days
 from crisis_triage.service import SessionDep
 from crisis_triage.storage import utcnow
@@ -20,6 +21,7 @@ from crisis_triage.web._security import SupervisorPage
 router = APIRouter(include_in_schema=False)
 
 CHART_DAYS = 14
+CARE_DAYS = 30
 
 
 def _per_1000(per_day: dict[str, dict[str, Any]], day: date, field: str) -> float | None:
@@ -76,6 +78,9 @@ def supervisor_page(request: Request, session: SessionDep, user: SupervisorPage)
             "chart_days": list(zip(days, crisis, rest, strict=True)),
             "oversight": oversight(session, now=now),
             "escalations": escalations,
+            "care": care_measures(session, days=CARE_DAYS, now=now),
+            "rising": rising_risk(session, now=now),
+            "rising_rule": EARLY_WARNING_RULE,
             "drift_chart": drift_chart,
             "drift_days": drift_days,
             "drift_reference": next(
