@@ -1,6 +1,6 @@
 """care: follow-ups, safety plans, risk formulations, caring contacts
 
-Revision ID: 0008
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-06
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0011"  # written against 0007; chained after main's 0009-0011 at the merge
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
