@@ -59,10 +59,15 @@ def test_twiml_carries_the_reply_escaped_or_nothing() -> None:
     assert list(ElementTree.fromstring(twiml_reply(None))) == []  # noqa: S314
 
 
-def test_the_capability_statement_and_outcomes_are_valid_r4() -> None:
-    statement = capability_statement("1.2.3", "https://triage.example.org/fhir/r4")
-    CapabilityStatement.model_validate_json(statement.model_dump_json())
-    assert statement.software.version == "1.2.3"
+def test_the_capability_statement_and_outcomes_read_back_from_their_json() -> None:
+    """What a client parses (the JSON, validated again as R4B) says what was meant."""
+    base = "https://triage.example.org/fhir/r4"
+    statement = capability_statement("1.2.3", base)
+    parsed_statement = CapabilityStatement.model_validate_json(statement.model_dump_json())
+    assert parsed_statement.software.version == "1.2.3"
+    assert parsed_statement.implementation.url == base
     outcome = operation_outcome([Issue("invalid", "Communication.sent: bad", "Communication.sent")])
     parsed = OperationOutcome.model_validate_json(outcome.model_dump_json())
-    assert parsed.issue[0].expression == ["Communication.sent"]
+    [issue] = parsed.issue
+    assert (issue.severity, issue.code) == ("error", "invalid")
+    assert issue.expression == ["Communication.sent"]
