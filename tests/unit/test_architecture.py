@@ -14,7 +14,7 @@ LAYERS = [
     {"lexicon"},
     {"detector"},
     {"training"},
-    {"evaluation"},
+    {"evaluation", "spark"},
     {"storage"},
     {"triage"},
     {"service"},

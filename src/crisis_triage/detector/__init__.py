@@ -41,8 +41,10 @@ from crisis_triage.detector._persist import (
 from crisis_triage.detector._presets import PRESETS
 from crisis_triage.detector._scoring import (
     MAX_CHARS,
+    SCORE_COLUMNS,
     UNSUPPORTED_LANGUAGE,
     ScoredMessage,
+    score_frame,
     score_messages,
 )
 from crisis_triage.detector._stacked import StackedDetector
@@ -54,6 +56,7 @@ __all__ = [
     "FULL_ENCODER",
     "MAX_CHARS",
     "PRESETS",
+    "SCORE_COLUMNS",
     "STATIC_ENCODER",
     "UNSUPPORTED_LANGUAGE",
     "AdaptationError",
@@ -82,6 +85,7 @@ __all__ = [
     "model_languages",
     "read_card",
     "save_model",
+    "score_frame",
     "score_messages",
     "unsupported_language_reason",
 ]
