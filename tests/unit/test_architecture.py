@@ -17,6 +17,7 @@ LAYERS = [
     {"evaluation", "spark"},
     {"storage"},
     {"triage"},
+    {"registry"},
     {"service"},
     {"web"},
     {"cli"},

@@ -28,7 +28,7 @@ from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
-from crisis_triage.service._scorer import load_scorer
+from crisis_triage.service._scorer import load_scorer, registered_champion
 from crisis_triage.service._security import SecurityMiddleware
 from crisis_triage.service._semantic import SemanticWorker
 from crisis_triage.service._settings import Settings
@@ -85,7 +85,8 @@ def create_app(
     problem = None
     if scorer is _FROM_SETTINGS:
         if settings.load_model:
-            scorer, problem = load_scorer(settings.model_path)
+            # The registry's champion, when one is promoted, wins over the configured model.
+            scorer, problem = load_scorer(registered_champion(engine) or settings.model_path)
         else:
             scorer, problem = None, "model loading is switched off (CRISIS_TRIAGE_LOAD_MODEL)"
     elif scorer is None:

@@ -87,6 +87,7 @@ from crisis_triage.triage._history import (
     shown_text,
 )
 from crisis_triage.triage._ingest import IncomingMessage, IngestResult, ingest
+from crisis_triage.triage._ingest_scoring import score_supported
 from crisis_triage.triage._labels import CRISIS_LABEL, LABEL_COLUMNS, iter_labels
 from crisis_triage.triage._metrics import (
     DayReport,
@@ -127,6 +128,7 @@ from crisis_triage.triage._rescoring import (
     SemanticBacklog,
     final_scoring,
     lease_pending,
+    read_message_texts,
     rescore_pending,
     semantic_backlog,
 )
@@ -318,6 +320,7 @@ __all__ = [
     "raise_alert",
     "raise_crisis_alert",
     "read_checkpoints",
+    "read_message_texts",
     "record_attempt",
     "record_audit",
     "redact",
@@ -330,6 +333,7 @@ __all__ = [
     "revoke_api_key",
     "revoke_token",
     "save_overrides",
+    "score_supported",
     "semantic_backlog",
     "sensitive",
     "shown_text",
