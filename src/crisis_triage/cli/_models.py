@@ -54,8 +54,8 @@ def _show(entry: ModelEntry) -> None:
 
 
 def _fail_on_registry_errors(exc: Exception) -> NoReturn:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2) from None
+    """A refused registry operation as a user error (``user_errors``: one line, exit 2)."""
+    raise ValueError(str(exc)) from None
 
 
 @models_app.command("list")
