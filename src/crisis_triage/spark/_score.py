@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 SPARK_FORMATS = ("csv", "parquet")
 STATUS_COLUMN = "status"
 _RESULT = "__crisis_triage_score"
+_ROW = "__crisis_triage_row"
 _RESULT_SCHEMA = (
     "probability double, flagged boolean, categories string, reasons string, "
     "language string, status string"
@@ -142,13 +143,12 @@ def iter_scored_chunks(
     input order (the scoring runs on the executors; nothing is shuffled)."""
     load_model(model_path)  # a bad model file fails here, clearly, before any Spark job
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunksize))
+    messages, ordered = _spread(spark, read_messages(spark, source))
     scored = score_dataframe(
-        spark,
-        read_messages(spark, source),
-        model_path=model_path,
-        text_col=text_col,
-        max_chars=max_chars,
+        spark, messages, model_path=model_path, text_col=text_col, max_chars=max_chars
     )
+    if ordered:
+        scored = scored.drop(_ROW)
     columns = scored.columns
     rows: list[tuple[Any, ...]] = []
     for row in scored.toLocalIterator(prefetchPartitions=True):
@@ -158,6 +158,26 @@ def iter_scored_chunks(
             rows = []
     if rows:
         yield _frame(rows, columns)
+
+
+def _spread(spark: SparkSession, messages: DataFrame) -> tuple[DataFrame, bool]:
+    """``messages`` over at least as many partitions as Spark has cores, in input order.
+
+    A CSV read with quoted newlines allowed is one partition per file, a small Parquet file
+    too: one core would score it all.  Rows get their input position, are range-partitioned on
+    it (partition i holds earlier rows than partition i+1) and sorted within each partition,
+    so reading the partitions in turn gives the input order back.  True when the position
+    column ``_ROW`` was added (drop it after scoring).
+    """
+    from pyspark.sql.functions import monotonically_increasing_id
+
+    cores = spark.sparkContext.defaultParallelism
+    if messages.rdd.getNumPartitions() >= cores:
+        return messages, False
+    if _ROW in messages.columns:
+        raise TableError(f"the input already has a column {_ROW}; rename it first")
+    numbered = messages.withColumn(_ROW, monotonically_increasing_id())
+    return numbered.repartitionByRange(cores, _ROW).sortWithinPartitions(_ROW), True
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
