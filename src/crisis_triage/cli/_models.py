@@ -130,7 +130,9 @@ def models_shadow(
 
     with user_errors(), database_session() as session:
         try:
-            entry = start_shadow(session, model_id, admin=_admin(session, admin, "model.shadow"))
+            entry = start_shadow(
+                session, model_id, admin=_admin(session, admin, "model.shadow_start")
+            )
         except _registry_errors() as exc:
             _fail_on_registry_errors(exc)
     typer.echo("challenger:")
@@ -144,7 +146,7 @@ def models_shadow_stop(admin: AdminOpt) -> None:
 
     with user_errors(), database_session() as session:
         try:
-            entry = stop_shadow(session, admin=_admin(session, admin, "model.shadow"))
+            entry = stop_shadow(session, admin=_admin(session, admin, "model.shadow_stop"))
         except _registry_errors() as exc:
             _fail_on_registry_errors(exc)
     _show(entry)
