@@ -37,7 +37,7 @@ from crisis_triage.registry import (
     start_shadow,
 )
 from crisis_triage.service import create_app
-from crisis_triage.service._worker import Worker
+from crisis_triage.service._shadow import ShadowWorker
 from crisis_triage.storage import AuditEntry, Case, Message, ShadowScore
 from crisis_triage.triage import (
     Action,
@@ -239,15 +239,14 @@ def test_a_failing_challenger_never_reaches_ingest(
     assert statuses == {"unscored"}
     assert _queue(session) == before
 
-    # The worker: a challenger file that vanished is logged by type, and the round goes on.
+    # The shadow worker: a challenger file that vanished is logged by type, and the round goes on.
     model_files_b_bytes = model_files["b"].read_bytes()
     model_files["b"].unlink()
     try:
         app = create_app(settings_for(database_url))
-        worker = Worker(app.state.service)
+        worker = ShadowWorker(app.state.service)
         with caplog.at_level(logging.ERROR):
-            report = worker.run_once()
-        assert report.shadow_scored == 0
+            assert worker.run_once() == 0
         assert "shadow scoring skipped this round: ModelLoadError" in caplog.text
         champion_model = load_model(model_files["a"])
         results = ingest(session, champion_model, _incoming(["again"]), TriagePolicy())

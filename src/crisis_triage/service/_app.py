@@ -32,6 +32,7 @@ from crisis_triage.service._scorer import load_scorer, registered_champion
 from crisis_triage.service._security import SecurityMiddleware
 from crisis_triage.service._semantic import SemanticWorker
 from crisis_triage.service._settings import Settings
+from crisis_triage.service._shadow import ShadowWorker
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import make_engine, make_session_factory, on_integrity_failure
 from crisis_triage.triage import install_redaction, log_tier_status
@@ -104,6 +105,7 @@ def create_app(
     on_integrity_failure(engine, state.integrity_failures.append)
     worker = Worker(state, transport=webhook_transport)
     semantic = SemanticWorker(state)
+    shadow = ShadowWorker(state)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -116,6 +118,7 @@ def create_app(
             tasks.append(asyncio.create_task(worker.run_forever()))
             if settings.semantic_worker_enabled:
                 tasks.append(asyncio.create_task(semantic.run_forever()))
+            tasks.append(asyncio.create_task(shadow.run_forever()))  # the registry's challenger
         try:
             yield
         finally:
@@ -139,6 +142,7 @@ def create_app(
     app.state.service = state
     app.state.worker = worker
     app.state.semantic_worker = semantic
+    app.state.shadow_worker = shadow
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute)
     install_error_handlers(
         app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()

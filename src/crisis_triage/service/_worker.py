@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 import httpx
 
-from crisis_triage.detector import Scorer
-from crisis_triage.registry import challenger, load_registered, shadow_score_pending
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.storage import utcnow
 from crisis_triage.triage import (
@@ -40,7 +38,6 @@ class WorkerReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
-    shadow_scored: int = 0  # messages the challenger scored in shadow this round
 
 
 class Worker:
@@ -49,24 +46,6 @@ class Worker:
         self.transport = transport
         self._alerted: set[tuple[str, int | None]] = set()  # one alert per value per process
         self._next_checkpoint = 0.0  # time.monotonic() of the next audit checkpoint
-        self._challenger: tuple[str, Scorer] | None = None  # the shadow model, once loaded
-
-    def _shadow_score(self) -> int:
-        """One batch of shadow scores from the registry's challenger, if there is one.  Runs
-        after ingest has stored and queued the messages, so nothing here can affect them; a
-        failure is logged by type and retried next round."""
-        try:
-            with self.state.sessions() as session:
-                entry = challenger(session)
-                if entry is None:
-                    self._challenger = None
-                    return 0
-                if self._challenger is None or self._challenger[0] != entry.model_id:
-                    self._challenger = (entry.model_id, load_registered(entry))
-                return shadow_score_pending(session, self._challenger[1], entry)
-        except Exception as exc:
-            log.error("shadow scoring skipped this round: %s", type(exc).__name__)
-            return 0
 
     def _checkpoint_audit_log(self) -> None:
         settings = self.state.settings
@@ -104,7 +83,6 @@ class Worker:
         self._checkpoint_audit_log()
         with self.state.sessions() as session:
             report.escalated = escalate_overdue(session, self.state.policy, now=now)
-        report.shadow_scored = self._shadow_score()
         for case_id in report.escalated:
             log.warning("case %d escalated: crisis unacknowledged", case_id)
         settings = self.state.settings
