@@ -92,7 +92,7 @@ def _queue(session: Session) -> list[tuple[Any, ...]]:
 
 
 def test_register_promote_and_roll_back_need_an_admin_and_are_audited(
-    session: Session, model_files: dict[str, Path]
+    session: Session, database_url: str, model_files: dict[str, Path]
 ) -> None:
     cli = AuditActor.cli("cli:test")
     a = register_model(session, model_files["a"], actor=cli)
@@ -118,6 +118,9 @@ def test_register_promote_and_roll_back_need_an_admin_and_are_audited(
     assert {e.model_id: e.role for e in list_models(session)}[b.model_id] == RETIRED
     current = champion(session)
     assert current is not None and current.model_id == a.model_id
+    # The service scores with the registry's champion, whatever model it was configured with.
+    service = create_app(settings_for(database_url, load_model=True)).state.service
+    assert service.scorer is not None and service.scorer.card_["model_id"] == a.model_id
 
     entries = session.scalars(select(AuditEntry).where(AuditEntry.action.like("model.%"))).all()
     seen = [(e.action, e.outcome, e.actor_name) for e in entries]
