@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from crisis_triage.detector import Scorer
+from crisis_triage.detector import Scorer, read_card
 from crisis_triage.registry import champion
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,18 @@ def registered_champion(engine: Engine) -> Path | None:
         log.warning("model registry not read (%s); using the configured model", type(exc).__name__)
         return None
     if entry is None:
+        return None
+    try:
+        same_file = read_card(entry.path).get("file_sha256") == entry.file_sha256
+    except Exception as exc:
+        log.error("champion %s not loadable: %s", entry.model_id, type(exc).__name__)
+        same_file = False
+    if not same_file:
+        log.error(
+            "champion %s: the file at its path is not the one registered; "
+            "using the configured model",
+            entry.model_id,
+        )
         return None
     log.info("model registry: champion %s", entry.model_id)
     return Path(entry.path)
