@@ -55,7 +55,13 @@ def spark_session(
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if master:
         builder = builder.master(master)
-    for key, value in (conf or {}).items():
+    # Partitions of at most 32 MB of input: more cores busy, and the driver collects the scored
+    # rows one partition at a time, so a partition must fit its memory (with one prefetched).
+    settings = {"spark.sql.files.maxPartitionBytes": "32m"}
+    if _runs_here(master):
+        settings["spark.driver.memory"] = "4g"  # local mode: the driver is the executor too
+    settings |= dict(conf or {})
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
