@@ -20,6 +20,7 @@ BENCHMARKS = (
     "semantic_tier",
     "ingest_window",
     "soak",
+    "spark_scoring",
 )
 
 

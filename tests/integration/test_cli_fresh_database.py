@@ -33,6 +33,7 @@ DOCUMENTED = [
     (["patients", "erase", "patient-42", "--yes"], "", NO_PATIENT),
     (["audit", "verify"], "", ""),
     (["audit", "export", "--patient", "patient-42", "-o", "{tmp}/audit.jsonl"], "", ""),
+    (["models", "list"], "", ""),
 ]
 
 

@@ -8,6 +8,7 @@ from crisis_triage.cli import _backup as _backup  # db backup, restore, check-ke
 from crisis_triage.cli import _encoder as _encoder  # encoder status, build-static
 from crisis_triage.cli import _evaluate as _evaluate  # evaluate, compare, benchmark
 from crisis_triage.cli import _lexicon as _lexicon  # lexicon list, test, validate
+from crisis_triage.cli import _models as _models  # models list, add, promote, rollback, ...
 from crisis_triage.cli import _paging as _paging  # paging add, list, remove, test
 from crisis_triage.cli import _privacy as _privacy  # keys, retention, patients
 from crisis_triage.cli import _reports as _reports  # report, export

@@ -7,12 +7,12 @@ is complete but some messages could not be scored (they are flagged for human re
 
 from __future__ import annotations
 
+import enum
 import json
-import math
 import os
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,11 +23,20 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from crisis_triage.cli._app import app
-from crisis_triage.detector import MAX_CHARS, ModelLoadError, Scorer, load_model, score_messages
+from crisis_triage.detector import (
+    MAX_CHARS,
+    SCORE_COLUMNS,
+    ModelLoadError,
+    Scorer,
+    load_model,
+    score_frame,
+    score_messages,
+)
 from crisis_triage.io import TableError, TableWriter, iter_table_chunks, table_format
 from crisis_triage.lexicon import LexiconError
 
-OUTPUT_COLUMNS = ("probability", "flagged", "categories", "reasons", "language")
+OUTPUT_COLUMNS = SCORE_COLUMNS
+STATUS = "status"  # score_frame's status column: counted, not written
 EXIT_BAD_INPUT = 2
 EXIT_UNSCORED = 3
 
@@ -60,9 +69,20 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+class Engine(enum.StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 @app.command()
 def score(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV, JSONL or Parquet.")],
+    input_path: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT",
+            help="CSV, JSONL or Parquet (Spark: CSV or Parquet, a path or URI it can read).",
+        ),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the scores.")],
     model: ModelOption = None,
     text_col: Annotated[str, typer.Option(help="Column holding the message text.")] = "text",
@@ -71,19 +91,43 @@ def score(
         int, typer.Option(min=1, help="Longer messages are not scored but flagged for review.")
     ] = MAX_CHARS,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    engine: Annotated[
+        Engine, typer.Option(help="local: this process; spark: a pandas UDF on Apache Spark.")
+    ] = Engine.local,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL (default: Spark's configuration, else local[*])."),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option("--spark-conf", metavar="KEY=VALUE", help="A Spark setting (repeatable)."),
+    ] = None,
 ) -> None:
     """Score every message in a file (adds probability, flagged, categories, reasons, language).
 
     Every input column is kept.  Missing texts are scored as empty messages, with a note;
     messages over --max-chars, and messages in a language the model does not cover, are not
-    scored but flagged for review (exit code 3).
+    scored but flagged for review (exit code 3).  ``--engine spark`` scores with the same
+    detector on Spark (install crisis-triage[spark]); the output is the same file.
     """
     with user_errors():
         table_format(output)
-        if output.resolve() == input_path.resolve():
+        if engine is Engine.local and output.resolve() == Path(input_path).resolve():
             raise ValueError("the output file must differ from the input file")
-        detector = load_model(model)
-        counts = _score_file(detector, input_path, output, text_col, chunksize, max_chars, progress)
+        with ExitStack() as stack:
+            if engine is Engine.spark:
+                chunks = _spark_chunks(
+                    stack, input_path, model, text_col, max_chars, chunksize,
+                    spark_master, _parse_conf(spark_conf or []),
+                )  # fmt: skip
+            else:
+                detector = load_model(model)
+                chunks = _local_chunks(detector, Path(input_path), text_col, chunksize, max_chars)
+            counts = write_scored(chunks, output, progress)
+    _report_counts(counts, output, max_chars)
+
+
+def _report_counts(counts: Counter[str], output: Path, max_chars: int) -> None:
     console = Console(stderr=True, highlight=False)
     console.print(
         f"scored {counts['rows']:,} messages, flagged {counts['flagged']:,} -> {output}",
@@ -111,15 +155,64 @@ def score(
         raise typer.Exit(EXIT_UNSCORED)
 
 
-def _score_file(
-    detector: Scorer,
-    input_path: Path,
-    output: Path,
+def _parse_conf(items: list[str]) -> dict[str, str]:
+    conf: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--spark-conf takes KEY=VALUE, not {item!r}")
+        conf[key.strip()] = value
+    return conf
+
+
+def _local_chunks(
+    detector: Scorer, input_path: Path, text_col: str, chunksize: int, max_chars: int
+) -> Iterator[pd.DataFrame]:
+    """Each input chunk with ``score_frame``'s columns (and ``status``) added."""
+    for chunk in iter_table_chunks(input_path, chunksize=chunksize, required=[text_col]):
+        clash = [c for c in (*OUTPUT_COLUMNS, STATUS) if c in chunk.columns]
+        if clash:
+            raise TableError(
+                f"{input_path.name} already has column(s) {', '.join(clash)}; rename them first"
+            )
+        scores = score_frame(detector, chunk[text_col].tolist(), max_chars=max_chars)
+        out = chunk.copy()
+        for column in (*OUTPUT_COLUMNS, STATUS):
+            out[column] = scores[column].to_numpy()
+        yield out
+
+
+def _spark_chunks(
+    stack: ExitStack,
+    source: str,
+    model: Path | None,
     text_col: str,
-    chunksize: int,
     max_chars: int,
-    show_progress: bool,
-) -> Counter[str]:
+    chunksize: int,
+    master: str | None,
+    conf: dict[str, str],
+) -> Iterator[pd.DataFrame]:
+    try:
+        from crisis_triage import spark as spark_engine
+    except ImportError:  # pragma: no cover - the module itself needs no extra
+        raise ValueError("the Spark engine is not available in this build") from None
+    try:
+        session = stack.enter_context(spark_engine.spark_session(master, conf))
+    except spark_engine.SparkUnavailableError as exc:
+        raise ValueError(str(exc)) from None
+    return spark_engine.iter_scored_chunks(
+        session,
+        source,
+        model_path=model,
+        text_col=text_col,
+        max_chars=max_chars,
+        chunksize=chunksize,
+    )
+
+
+def write_scored(chunks: Iterator[pd.DataFrame], output: Path, show_progress: bool) -> Counter[str]:
+    """Write scored chunks (input columns, score columns, ``status``) to ``output`` atomically;
+    the summary counts.  ``status`` feeds the counts and is not written."""
     counts: Counter[str] = Counter()
     partial = output.with_name(".partial-" + output.name)
     done = False
@@ -134,35 +227,23 @@ def _score_file(
     try:
         with bar, TableWriter(partial) as writer:
             task = bar.add_task("scoring", total=None)
-            for chunk in iter_table_chunks(input_path, chunksize=chunksize, required=[text_col]):
-                clash = [c for c in OUTPUT_COLUMNS if c in chunk.columns]
-                if clash:
-                    raise TableError(
-                        f"{input_path.name} already has column(s) {', '.join(clash)}; "
-                        "rename them first"
-                    )
-                rows = score_messages(detector, chunk[text_col].tolist(), max_chars=max_chars)
-                out = chunk.copy()
-                out["probability"] = pd.Series(
-                    [math.nan if r.probability is None else r.probability for r in rows],
-                    index=chunk.index,
-                    dtype="float64",
-                )
-                out["flagged"] = [r.flagged for r in rows]
-                out["categories"] = [r.category_text for r in rows]
-                out["reasons"] = [r.reason_text for r in rows]
-                out["language"] = [r.language for r in rows]
-                writer.write(out)
-                counts["rows"] += len(rows)
-                counts["flagged"] += sum(r.flagged for r in rows)
-                counts.update(r.status for r in rows)
-                bar.update(task, advance=len(rows))
+            for chunk in chunks:
+                writer.write(chunk.drop(columns=[STATUS]))
+                add_counts(counts, chunk)
+                bar.update(task, advance=len(chunk))
         os.replace(partial, output)
         done = True
     finally:
         if not done:
             partial.unlink(missing_ok=True)
     return counts
+
+
+def add_counts(counts: Counter[str], scores: pd.DataFrame) -> None:
+    """Add one scored chunk (``score_frame``'s columns) to the summary counts."""
+    counts["rows"] += len(scores)
+    counts["flagged"] += int(scores["flagged"].sum())
+    counts.update(str(status) for status in scores[STATUS])
 
 
 NOT_SCORED = "not scored: review by a person"

@@ -42,8 +42,10 @@ from crisis_triage.detector._persist import (
 from crisis_triage.detector._presets import PRESETS
 from crisis_triage.detector._scoring import (
     MAX_CHARS,
+    SCORE_COLUMNS,
     UNSUPPORTED_LANGUAGE,
     ScoredMessage,
+    score_frame,
     score_messages,
 )
 from crisis_triage.detector._stacked import StackedDetector
@@ -55,6 +57,7 @@ __all__ = [
     "FULL_ENCODER",
     "MAX_CHARS",
     "PRESETS",
+    "SCORE_COLUMNS",
     "STATIC_ENCODER",
     "UNSUPPORTED_LANGUAGE",
     "AdaptationError",
@@ -83,6 +86,7 @@ __all__ = [
     "model_languages",
     "read_card",
     "save_model",
+    "score_frame",
     "score_messages",
     "score_reference",
     "unsupported_language_reason",

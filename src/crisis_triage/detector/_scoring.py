@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from crisis_triage.detector._explanation import Scorer
 from crisis_triage.detector._language import (
     check_language,
@@ -118,3 +120,31 @@ def score_messages(
             )
         )
     return out
+
+
+# The columns the score command adds to a table (``status`` is kept apart: it feeds the summary).
+SCORE_COLUMNS = ("probability", "flagged", "categories", "reasons", "language")
+
+
+def score_frame(
+    model: Scorer, values: Sequence[Any], *, max_chars: int = MAX_CHARS
+) -> pd.DataFrame:
+    """The score columns (and ``status``) for one chunk of raw text values, in their order.
+
+    One scoring path: the local ``score`` command and the Spark UDF both call this, so the two
+    engines give the same scores for the same file.
+    """
+    rows = score_messages(model, values, max_chars=max_chars)
+    return pd.DataFrame(
+        {
+            "probability": pd.Series(
+                [math.nan if r.probability is None else r.probability for r in rows],
+                dtype="float64",
+            ),
+            "flagged": pd.Series([r.flagged for r in rows], dtype="bool"),
+            "categories": pd.Series([r.category_text for r in rows], dtype="object"),
+            "reasons": pd.Series([r.reason_text for r in rows], dtype="object"),
+            "language": pd.Series([r.language for r in rows], dtype="object"),
+            "status": pd.Series([r.status for r in rows], dtype="object"),
+        }
+    )

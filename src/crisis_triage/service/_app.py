@@ -35,10 +35,11 @@ from crisis_triage.service._access_log import AccessLogMiddleware
 from crisis_triage.service._deps import ServiceState
 from crisis_triage.service._errors import install_error_handlers
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
-from crisis_triage.service._scorer import load_scorer
+from crisis_triage.service._scorer import load_scorer, registered_champion
 from crisis_triage.service._security import SecurityMiddleware
 from crisis_triage.service._semantic import SemanticWorker
 from crisis_triage.service._settings import Settings
+from crisis_triage.service._shadow import ShadowWorker
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import make_engine, make_session_factory, on_integrity_failure
 from crisis_triage.triage import install_redaction, log_tier_status
@@ -92,7 +93,8 @@ def create_app(
     problem = None
     if scorer is _FROM_SETTINGS:
         if settings.load_model:
-            scorer, problem = load_scorer(settings.model_path)
+            # The registry's champion, when one is promoted, wins over the configured model.
+            scorer, problem = load_scorer(registered_champion(engine) or settings.model_path)
         else:
             scorer, problem = None, "model loading is switched off (CRISIS_TRIAGE_LOAD_MODEL)"
     elif scorer is None:
@@ -110,6 +112,7 @@ def create_app(
     on_integrity_failure(engine, state.integrity_failures.append)
     worker = Worker(state, transport=webhook_transport)
     semantic = SemanticWorker(state)
+    shadow = ShadowWorker(state)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -122,6 +125,7 @@ def create_app(
             tasks.append(asyncio.create_task(worker.run_forever()))
             if settings.semantic_worker_enabled:
                 tasks.append(asyncio.create_task(semantic.run_forever()))
+            tasks.append(asyncio.create_task(shadow.run_forever()))  # the registry's challenger
         try:
             yield
         finally:
@@ -145,6 +149,7 @@ def create_app(
     app.state.service = state
     app.state.worker = worker
     app.state.semantic_worker = semantic
+    app.state.shadow_worker = shadow
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute)
     install_error_handlers(
         app, max_body_bytes=settings.max_body_bytes, max_in_flight=settings.in_flight_limit()

@@ -6,7 +6,11 @@ import importlib
 import logging
 from pathlib import Path
 
-from crisis_triage.detector import Scorer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from crisis_triage.detector import Scorer, read_card
+from crisis_triage.registry import champion
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +36,30 @@ def load_scorer(path: Path | None) -> tuple[Scorer | None, str | None]:
         return None, problem
     log.info("model loaded from %s", path or "the bundled default")
     return scorer, None
+
+
+def registered_champion(engine: Engine) -> Path | None:
+    """The model file of the registry's champion, or None (no champion, or the registry cannot
+    be read: the configured model is used, and the reason logged)."""
+    try:
+        with Session(engine) as session:
+            entry = champion(session)
+    except Exception as exc:  # not migrated yet, database down: the configured model serves
+        log.warning("model registry not read (%s); using the configured model", type(exc).__name__)
+        return None
+    if entry is None:
+        return None
+    try:
+        same_file = read_card(entry.path).get("file_sha256") == entry.file_sha256
+    except Exception as exc:
+        log.error("champion %s not loadable: %s", entry.model_id, type(exc).__name__)
+        same_file = False
+    if not same_file:
+        log.error(
+            "champion %s: the file at its path is not the one registered; "
+            "using the configured model",
+            entry.model_id,
+        )
+        return None
+    log.info("model registry: champion %s", entry.model_id)
+    return Path(entry.path)

@@ -415,3 +415,45 @@ class SmsSender(Base):
 # Encrypted values written through the ORM are bound to their row once it has an id.
 for _model in (Message, Case, CaseEvent, PatientReply, PagingChannel):
     listen_for_binding(_model)
+
+
+class RegisteredModel(Base):
+    """A model file in the registry: its id and hash, where it is, its card, and its role.
+
+    One ``champion`` scores the queue; at most one ``challenger`` scores every new message in
+    shadow (``shadow_since``) without touching the queue.  ``previous_champion`` is what
+    ``rollback`` returns to.  The card is model metadata, never message text.
+    """
+
+    __tablename__ = "model_registry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(64), unique=True)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(1000))
+    card: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    role: Mapped[str] = mapped_column(String(16), default="registered")
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_by: Mapped[str] = mapped_column(String(100))
+    promoted_at: Mapped[datetime | None]
+    shadow_since: Mapped[datetime | None]
+    previous_champion: Mapped[str | None] = mapped_column(String(64))
+
+
+class ShadowScore(Base):
+    """A challenger's score of one message, kept apart from the queue: ids and numbers only."""
+
+    __tablename__ = "shadow_scores"
+    __table_args__ = (
+        Index("ix_shadow_scores_model_message", "model_id", "message_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    model_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    probability: Mapped[float | None] = mapped_column(Float)
+    flagged: Mapped[bool | None] = mapped_column(Boolean)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(String(64))
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -87,6 +87,7 @@ from crisis_triage.triage._history import (
     shown_text,
 )
 from crisis_triage.triage._ingest import IncomingMessage, IngestResult, ingest
+from crisis_triage.triage._ingest_scoring import score_supported
 from crisis_triage.triage._input_checks import MAX_CLOCK_SKEW, sent_at_in_utc, storable_text
 from crisis_triage.triage._labels import CRISIS_LABEL, LABEL_COLUMNS, iter_labels
 from crisis_triage.triage._metrics import (
@@ -135,6 +136,7 @@ from crisis_triage.triage._rescoring import (
     SemanticBacklog,
     final_scoring,
     lease_pending,
+    read_message_texts,
     rescore_pending,
     semantic_backlog,
 )
@@ -341,6 +343,7 @@ __all__ = [
     "raise_alert",
     "raise_crisis_alert",
     "read_checkpoints",
+    "read_message_texts",
     "record_attempt",
     "record_audit",
     "redact",
@@ -353,6 +356,7 @@ __all__ = [
     "revoke_api_key",
     "revoke_token",
     "save_overrides",
+    "score_supported",
     "semantic_backlog",
     "sensitive",
     "sent_at_in_utc",

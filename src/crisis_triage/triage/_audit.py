@@ -124,7 +124,9 @@ def record_audit(
     ``user.update``, ``apikey.create``, ``apikey.revoke``, ``keys.rotate``,
     ``settings.update``, ``retention.purge``, ``patient.export``, ``patient.erase``,
     ``labels.export``, ``audit.export``, ``fhir.search``, ``fhir.read``,
-    ``sms_sender.create``, ``sms_sender.remove``.  ``outcome`` is ``ok``, ``denied`` or ``failed``.
+    ``sms_sender.create``, ``sms_sender.remove``, ``model.register``, ``model.promote``,
+    ``model.rollback``, ``model.shadow_start``, ``model.shadow_stop``.  ``outcome`` is ``ok``,
+    ``denied`` or ``failed``.
     ``details`` holds ids, codes and counts only, never message text (strings over 128
     characters are refused).
     The origin (client address) comes from ``audit_origin``.  ``actor=None`` records an

@@ -165,6 +165,15 @@ def read_texts(session: Session, jobs: list[RescoreJob], *, now: datetime) -> di
     """The texts of the leased messages, decrypted in memory; one audited system read per
     batch (ids only).  Purged texts are missing from the result.  Commits."""
     ids = [job.message_id for job in jobs]
+    return read_message_texts(session, ids, purpose="semantic_rescore", now=now)
+
+
+def read_message_texts(
+    session: Session, ids: list[int], *, purpose: str, now: datetime
+) -> dict[int, str]:
+    """The texts of messages ``ids``, decrypted in memory, for the system's own use (``purpose``
+    names it in the audit log: ``semantic_rescore``, ``shadow_score``).  One audited system
+    read per batch, ids only; purged texts are missing from the result.  Commits."""
     rows = session.execute(
         select(Message.id, Message.text).where(
             Message.id.in_(ids), Message.text_purged_at.is_(None)
@@ -176,7 +185,7 @@ def read_texts(session: Session, jobs: list[RescoreJob], *, now: datetime) -> di
             session,
             "message.read",
             actor=AuditActor.system(),
-            details={"purpose": "semantic_rescore", "count": len(texts), "message_ids": chunk},
+            details={"purpose": purpose, "count": len(texts), "message_ids": chunk},
             at=now,
         )
     session.commit()
