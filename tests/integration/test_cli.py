@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from service_fakes import message
@@ -87,10 +89,13 @@ def test_production_refuses_placeholder_secrets(
 
 
 def test_serve_with_several_workers_gives_them_time_to_load_before_health_pings(
-    fresh_sqlite: str, monkeypatch: pytest.MonkeyPatch
+    fresh_sqlite: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import uvicorn
 
+    # serve --workers sets this for the worker processes; given here, monkeypatch takes it back
+    # (left set, every later test's /metrics would read the workers' files, not its own counts).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     calls: list[tuple[object, dict[str, object]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append((target, options)))
     result = CliRunner().invoke(app, ["serve", "--workers", "2", "--port", "8123"])

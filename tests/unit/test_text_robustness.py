@@ -39,9 +39,10 @@ ADVERSARIAL = [
     "\x00\x01\x7f",
     "kill " * 20_000,
 ]
-# Seconds per call: generous for a busy shared 2-core machine, small enough to catch a regex
-# that backtracks (those take minutes on 100k characters, not seconds).
-TIME_LIMIT = 5.0
+# A hang guard, not a speed target (speed is measured in benchmarks/): seconds per call, far
+# above the 2-6 s the full model takes on 100k characters on a busy 2-core machine, far below
+# the minutes a backtracking regex takes there.
+TIME_LIMIT = 30.0
 
 any_text = st.text(st.characters(codec=None), max_size=400)
 # Letters, combining marks and separators from every script, crowded together.

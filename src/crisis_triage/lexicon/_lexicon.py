@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from crisis_triage.lexicon._parse import check_unique, parse_document
 from crisis_triage.lexicon._scan import (
     JOINED_HITS,
     PHRASE_END,
-    WORD,
     ClauseEnds,
     CuesByStart,
     WordIndex,
@@ -159,10 +158,10 @@ class Lexicon:
         if hits and self._cues is not None:
             clause_ends = ClauseEnds(text)
             clauses = [clause_ends.bounds(hit.start, hit.end) for hit in hits]
-            regions = [self._cue_region(text, h, c) for h, c in zip(hits, clauses, strict=True)]
+            words = WordIndex(text)
+            regions = [self._cue_region(words, h, c) for h, c in zip(hits, clauses, strict=True)]
             cues = self._find_cues(text, regions)
             if cues:
-                words = WordIndex(text)
                 window = max(rule.window for rule in self.context_rules)
                 nearby = CuesByStart(cues, self._rule_rank)
                 hits = [
@@ -177,32 +176,27 @@ class Lexicon:
                 ]
         return hits
 
-    def _cue_region(self, text: str, hit: LexiconHit, clause: tuple[int, int]) -> tuple[int, int]:
+    def _cue_region(
+        self, words: WordIndex, hit: LexiconHit, clause: tuple[int, int]
+    ) -> tuple[int, int]:
         """Where a cue that can affect ``hit`` may start: its clause, cut to the rules' reach.
 
         A cue must end within ``window`` words before the hit or start within ``window`` words
         after it, so only that stretch (plus the longest cue, in words) is scanned, and a long
-        clause without punctuation is not scanned end to end. The bounds are generous:
-        ``_apply_context`` decides which cues count.
+        clause without punctuation is not scanned end to end. Found by bisection in the word
+        index, so many hits cost little each. The bounds are generous (a word cut by the hit
+        or the clause counts as none): ``_apply_context`` decides which cues count.
         """
         start, end = clause
         if self._reach is None:
             return start, end
-        # Word starts before the hit, from a window that grows backwards until it holds more
-        # words than the reach (its first word may be cut, so one spare) or reaches the clause
-        # start: scanning a whole long clause for every hit would make many hits quadratic.
-        span = 64 * (self._reach + 2)
-        while True:
-            low = max(start, hit.start - span)
-            before = [m.start() for m in WORD.finditer(text, low, hit.start)]
-            if low == start or len(before) > self._reach + 1:
-                break
-            span *= 4
-        if len(before) > self._reach:
-            start = before[-self._reach - 1]
-        after = [m.start() for m in islice(WORD.finditer(text, hit.end, end), self._reach + 1)]
-        if len(after) > self._reach:
-            end = after[self._reach] + 1
+        starts = words.starts
+        before = bisect_left(starts, hit.start)
+        if before - bisect_left(starts, start) > self._reach:
+            start = starts[before - self._reach - 1]
+        after = bisect_left(starts, hit.end)
+        if bisect_left(starts, end) - after > self._reach:
+            end = starts[after + self._reach] + 1
         return start, end
 
     def _find_cues(

@@ -6,8 +6,9 @@ process, before they start): prometheus-client then keeps each process's values 
 and ``GET /metrics`` adds them up, whichever process answers.  The queue gauges are read from
 the database at each scrape, so they are the same from every process.
 
-Labels hold codes only: the message channel (normalised, and capped at ``MAX_CHANNELS``
-distinct values per process), outcomes, priorities, paging channel kinds; never patient data.
+Labels hold codes only: the message channel (normalised; beyond ``COMMON_CHANNELS``, capped at
+``MAX_CHANNELS`` distinct values per process), outcomes, priorities, paging channel kinds; never
+patient data.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ CARE_METRICS_DAYS = 30
 
 PREFIX = "crisis_triage"
 MAX_CHANNELS = 20
+# Always labelled, outside the cap: the channels our own adapters set (fhir, sms) and the usual
+# platform ones, so that odd codes seen first cannot push them into "other".
+COMMON_CHANNELS = frozenset({"portal", "app", "web", "chat", "email", "sms", "fhir"})
 _PRIORITY = {Tier.CRISIS: "crisis", Tier.REVIEW_NOW: "review_now", Tier.ROUTINE: "routine"}
 _CHANNEL = re.compile(r"[a-z0-9_-]{1,32}")
 
@@ -120,6 +124,8 @@ class _ChannelLabels:
 
     def __call__(self, channel: str) -> str:
         value = channel.strip().lower()
+        if value in COMMON_CHANNELS:
+            return value
         if not _CHANNEL.fullmatch(value):
             return "other"
         with self._lock:
