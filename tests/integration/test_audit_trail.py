@@ -15,19 +15,16 @@ from service_helpers import PASSWORD, Factory, empty_tables
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import AuditEntry, User, make_engine, make_session_factory, utcnow
-from crisis_triage.triage import (
+from crisis_triage.accounts import (
     LOCKOUT_MINUTES,
     LOCKOUT_THRESHOLD,
-    AuditActor,
-    Role,
-    _accounts,
     authenticate,
     create_api_key,
     create_user,
     revoke_api_key,
-    verify_chain,
 )
+from crisis_triage.storage import AuditEntry, User, make_engine, make_session_factory, utcnow
+from crisis_triage.triage import AuditActor, Role, _accounts, verify_chain
 
 
 @pytest.fixture(autouse=True)

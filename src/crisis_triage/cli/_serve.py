@@ -104,8 +104,8 @@ def refuse_unopenable_data(url: str, settings: Settings) -> None:
 
 def print_first_run_help(url: str) -> None:
     """On a database with no users yet, say how to make the first admin (nobody can log in)."""
+    from crisis_triage.accounts import FIRST_ADMIN_COMMAND, has_users
     from crisis_triage.storage import make_engine, make_session_factory
-    from crisis_triage.triage import FIRST_ADMIN_COMMAND, has_users
 
     engine = make_engine(url)
     try:

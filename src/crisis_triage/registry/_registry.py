@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts import authenticate
 from crisis_triage.detector import Scorer, load_model, read_card
 from crisis_triage.storage import RegisteredModel, User, utcnow
 from crisis_triage.triage import (
@@ -25,7 +26,6 @@ from crisis_triage.triage import (
     PermissionDeniedError,
     Role,
     TriageError,
-    authenticate,
     model_version,
     record_audit,
 )

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
+from crisis_triage.accounts import usernames
 from crisis_triage.care import RiskInput, RiskLevel, resolve_case
 from crisis_triage.lexicon import CATEGORIES
 from crisis_triage.service import SessionDep, StateDep
@@ -35,7 +36,6 @@ from crisis_triage.triage import (
     parse_reasons,
     patient_history,
     record_audit,
-    usernames,
     waiting_escalations,
 )
 from crisis_triage.web._render import render
