@@ -24,8 +24,9 @@ from crisis_triage.accounts import (
     create_user,
     revoke_api_key,
 )
+from crisis_triage.governance import AuditActor, verify_chain
 from crisis_triage.storage import AuditEntry, User, make_engine, make_session_factory, utcnow
-from crisis_triage.triage import AuditActor, Role, verify_chain
+from crisis_triage.triage import Role
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ LAYERS = [
     {"training"},
     {"evaluation", "simulation", "spark"},
     {"storage"},
+    {"governance"},
     {"triage", "care", "accounts"},
     {"integrations", "monitoring", "registry"},
     {"service"},

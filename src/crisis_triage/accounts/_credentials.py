@@ -22,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crisis_triage.accounts._errors import AccountError
+from crisis_triage.governance import AuditActor, AuditValue, record_audit
 from crisis_triage.storage import ApiKey, AuthToken, User, lock_for_write, utcnow
-from crisis_triage.triage import AuditActor, AuditValue, Role, record_audit
+from crisis_triage.triage import Role
 
 log = logging.getLogger(__name__)
 

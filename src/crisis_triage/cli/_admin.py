@@ -16,7 +16,8 @@ from crisis_triage.cli._serve import load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from crisis_triage.triage import AuditActor, AuditValue, Role
+    from crisis_triage.governance import AuditActor, AuditValue
+    from crisis_triage.triage import Role
 
 users_app = typer.Typer(
     help="Manage users (specialists, supervisors, admins).", no_args_is_help=True
@@ -54,7 +55,7 @@ def cli_actor() -> AuditActor:
     """The audit log's actor for a command: the command line, named by the OS account."""
     import getpass
 
-    from crisis_triage.triage import AuditActor
+    from crisis_triage.governance import AuditActor
 
     try:
         name = getpass.getuser()
@@ -105,7 +106,8 @@ def _parse_role(role: str) -> Role:
 def _change_user(username: str, *, role: Role | None = None, active: bool | None = None) -> None:
     """Change a user's role or active flag (ending their sessions); audited as ``user.update``."""
     from crisis_triage.accounts import AccountError, find_user, update_user
-    from crisis_triage.triage import NotFoundError, record_audit
+    from crisis_triage.governance import record_audit
+    from crisis_triage.triage import NotFoundError
 
     with database_session() as session:
         try:

@@ -152,8 +152,8 @@ def serve(
     file in your data directory, created and migrated on first start)."""
     import uvicorn
 
+    from crisis_triage.governance import install_redaction
     from crisis_triage.service import logging_config
-    from crisis_triage.triage import install_redaction
     from crisis_triage.web import DASHBOARD_PATH, create_app
 
     install_redaction()

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crisis_triage.accounts import API_KEY_PREFIX, resolve_api_key, resolve_token
 from crisis_triage.detector import Scorer
+from crisis_triage.governance import AuditActor
 from crisis_triage.service._access_log import record_caller
 from crisis_triage.service._errors import ApiError
 from crisis_triage.service._settings import Settings
 from crisis_triage.storage import ApiKey, IntegrityFailure, User
 from crisis_triage.triage import (
     Actor,
-    AuditActor,
     Role,
     SemanticBacklog,
     TierStatus,

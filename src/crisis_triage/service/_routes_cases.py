@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crisis_triage.care import RiskInput, resolve_case
+from crisis_triage.governance import record_audit
 from crisis_triage.service._deps import CurrentUser, QueueReader, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, documented_errors
 from crisis_triage.service._schemas import (
@@ -33,7 +34,6 @@ from crisis_triage.triage import (
     final_scoring,
     get_case,
     list_queue,
-    record_audit,
 )
 
 router = APIRouter(prefix="/v1", tags=["queue"])

@@ -20,6 +20,7 @@ from crisis_triage.accounts import (
     revoke_api_key,
     update_user,
 )
+from crisis_triage.governance import record_audit
 from crisis_triage.service import SessionDep, StateDep
 from crisis_triage.storage import User
 from crisis_triage.triage import (
@@ -29,7 +30,6 @@ from crisis_triage.triage import (
     SettingError,
     clear_override,
     load_overrides,
-    record_audit,
     save_overrides,
 )
 from crisis_triage.web._render import render

@@ -16,8 +16,8 @@ from crisis_triage.accounts import (
     revoke_token,
     start_session,
 )
+from crisis_triage.governance import audit_origin
 from crisis_triage.service import SessionDep, StateDep, login_limiter
-from crisis_triage.triage import audit_origin
 from crisis_triage.web._render import render
 from crisis_triage.web._security import (
     PRELOGIN_COOKIE,

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from crisis_triage.accounts import usernames
 from crisis_triage.care import RiskInput, RiskLevel, resolve_case
+from crisis_triage.governance import record_audit
 from crisis_triage.lexicon import CATEGORIES
 from crisis_triage.service import SessionDep, StateDep
 from crisis_triage.triage import (
@@ -35,7 +36,6 @@ from crisis_triage.triage import (
     next_status,
     parse_reasons,
     patient_history,
-    record_audit,
     waiting_escalations,
 )
 from crisis_triage.web._render import render
