@@ -6,6 +6,7 @@ Inside a subpackage no two modules import each other, at module level or inside 
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,13 @@ def test_the_mutual_import_check_sees_function_level_imports(tmp_path: Path) -> 
     (probe / "_c.py").write_text("")
     assert _sibling_imports(probe / "_a.py", tmp_path / "crisis_triage") == {"_b"}
     assert _sibling_imports(probe / "_b.py", tmp_path / "crisis_triage") == {"_a"}
+
+
+@pytest.mark.parametrize("domain", ["accounts", "governance"])
+def test_the_queue_face_does_not_re_export_another_domain(domain: str) -> None:
+    queue = importlib.import_module("crisis_triage.triage")
+    other = importlib.import_module(f"crisis_triage.{domain}")
+    assert sorted(other.__all__) == sorted(set(other.__all__))
+    assert set(other.__all__) <= set(dir(other)), f"{domain}.__all__ names what it lacks"
+    shared = set(queue.__all__) & set(other.__all__)
+    assert not shared, f"triage re-exports {domain}'s {sorted(shared)}"
