@@ -43,17 +43,10 @@ import httpx
 import numpy as np
 from sqlalchemy import create_engine, func, select, text
 
+from crisis_triage.accounts import create_api_key, create_user, issue_token
 from crisis_triage.detector import Explanation
 from crisis_triage.storage import Message, make_engine, make_session_factory, upgrade
-from crisis_triage.triage import (
-    IncomingMessage,
-    Role,
-    TriagePolicy,
-    create_api_key,
-    create_user,
-    ingest,
-    issue_token,
-)
+from crisis_triage.triage import IncomingMessage, Role, TriagePolicy, ingest
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).resolve().parent / "results" / "service_load.json"

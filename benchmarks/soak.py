@@ -46,8 +46,8 @@ from benchmarks.service_load import (
     _schema_url,
     _start_server,
 )
+from crisis_triage.accounts import create_api_key
 from crisis_triage.storage import make_engine, make_session_factory, upgrade
-from crisis_triage.triage import create_api_key
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]

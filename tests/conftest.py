@@ -23,7 +23,7 @@ _leak_report: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from crisis_triage.triage import install_redaction
+    from crisis_triage.governance import install_redaction
 
     install_redaction()  # as the service and the CLI do at start
     root = logging.getLogger()

@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 from synthetic_messages import corpus, gate_lexicon
 
 from crisis_triage.detector import StackedDetector, load_model, save_model
-from crisis_triage.detector._encoders import register_encoder, unregister_encoder
+from crisis_triage.detector._encoder_registry import register_encoder, unregister_encoder
 
 TEXTS, LABELS, TYPES = corpus(300)
 PROBES = [

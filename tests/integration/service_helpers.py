@@ -16,9 +16,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts import create_api_key, issue_token
 from crisis_triage.service import Settings
 from crisis_triage.storage import Base, User
-from crisis_triage.triage import Role, create_api_key, issue_token
+from crisis_triage.triage import Role
 
 PASSWORD = "correct horse battery"
 

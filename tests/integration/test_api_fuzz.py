@@ -36,18 +36,10 @@ from service_fakes import FakeScorer, message
 from service_helpers import settings_for
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts import SCOPES, create_api_key, create_user, issue_token
 from crisis_triage.service import create_app
 from crisis_triage.storage import User, make_engine, make_session_factory, upgrade, utcnow
-from crisis_triage.triage import (
-    SCOPES,
-    IncomingMessage,
-    Role,
-    TriagePolicy,
-    create_api_key,
-    create_user,
-    ingest,
-    issue_token,
-)
+from crisis_triage.triage import IncomingMessage, Role, TriagePolicy, ingest
 
 CHECKS = [
     not_a_server_error,

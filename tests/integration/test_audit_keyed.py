@@ -15,6 +15,7 @@ from service_helpers import settings_for
 from typer.testing import CliRunner
 
 from crisis_triage.cli import app
+from crisis_triage.governance import AuditActor, record_audit, verify_chain
 from crisis_triage.service import create_app
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import (
@@ -26,7 +27,6 @@ from crisis_triage.storage import (
     make_session_factory,
     upgrade,
 )
-from crisis_triage.triage import AuditActor, record_audit, verify_chain
 
 SAM = AuditActor(kind="user", id=1, name="sam")
 FIELDS = [

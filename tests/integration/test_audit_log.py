@@ -10,20 +10,20 @@ from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import (
-    AuditEntry,
-    AuditLogIsAppendOnlyError,
-    engine_keyring,
-    make_engine,
-    make_session_factory,
-)
-from crisis_triage.triage import (
+from crisis_triage.governance import (
     GENESIS_HASH,
     AuditActor,
     audit_origin,
     hash_entry,
     record_audit,
     verify_chain,
+)
+from crisis_triage.storage import (
+    AuditEntry,
+    AuditLogIsAppendOnlyError,
+    engine_keyring,
+    make_engine,
+    make_session_factory,
 )
 
 ALICE = AuditActor(kind="user", id=7, name="alice")

@@ -15,27 +15,26 @@ from service_helpers import PASSWORD, Factory, empty_tables
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis_triage.storage import AuditEntry, User, make_engine, make_session_factory, utcnow
-from crisis_triage.triage import (
+from crisis_triage.accounts import (
     LOCKOUT_MINUTES,
     LOCKOUT_THRESHOLD,
-    AuditActor,
-    Role,
-    _accounts,
+    _credentials,
     authenticate,
     create_api_key,
     create_user,
     revoke_api_key,
-    verify_chain,
 )
+from crisis_triage.governance import AuditActor, verify_chain
+from crisis_triage.storage import AuditEntry, User, make_engine, make_session_factory, utcnow
+from crisis_triage.triage import Role
 
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2 at its real cost takes most of a second here: these tests count attempts."""
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(_accounts, "_hasher", cheap)
-    monkeypatch.setattr(_accounts, "_DUMMY_HASH", cheap.hash("not-a-real-password"))
+    monkeypatch.setattr(_credentials, "_hasher", cheap)
+    monkeypatch.setattr(_credentials, "_DUMMY_HASH", cheap.hash("not-a-real-password"))
 
 
 @pytest.fixture
@@ -201,7 +200,7 @@ def test_the_password_hash_is_checked_on_every_path(
     time of the answer tells nothing."""
     create_user(sqlite_session, "sam", PASSWORD, Role.SPECIALIST)
     hasher = CountingHasher()
-    monkeypatch.setattr(_accounts, "_hasher", hasher)
+    monkeypatch.setattr(_credentials, "_hasher", hasher)
     start = utcnow()
     attempts = [("nobody", PASSWORD)] + [("sam", "wrong password")] * LOCKOUT_THRESHOLD
     attempts.append(("sam", PASSWORD))  # locked by now
@@ -264,8 +263,8 @@ def test_every_login_answer_costs_one_password_check(
     password, a locked or inactive account and a success each run the same argon2 check once,
     against a dummy hash with the real one's parameters."""
     hasher = _CountingHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(_accounts, "_hasher", hasher)
-    monkeypatch.setattr(_accounts, "_DUMMY_HASH", hasher.hash("not-a-real-password"))
+    monkeypatch.setattr(_credentials, "_hasher", hasher)
+    monkeypatch.setattr(_credentials, "_DUMMY_HASH", hasher.hash("not-a-real-password"))
     create_user(sqlite_session, "known", "a long enough password", Role.SPECIALIST)
     attempts = [("nobody", "a long enough password"), ("known", "wrong password!!")]
     attempts += [("known", "a long enough password")]

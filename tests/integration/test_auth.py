@@ -9,9 +9,10 @@ from service_helpers import PASSWORD, Factory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts import create_user, revoke_api_key
 from crisis_triage.service._deps import ApiKeyCache
 from crisis_triage.storage import ApiKey, User
-from crisis_triage.triage import Role, create_user, revoke_api_key
+from crisis_triage.triage import Role
 
 
 def test_login_gives_a_token_that_works_until_logout(client: TestClient, session: Session) -> None:

@@ -20,6 +20,7 @@ from crisis_triage.care import (
     run_care_round,
     set_caring_contacts,
 )
+from crisis_triage.governance import AuditActor
 from crisis_triage.storage import (
     Alert,
     CaringContact,
@@ -28,7 +29,7 @@ from crisis_triage.storage import (
     WebhookDelivery,
     make_session_factory,
 )
-from crisis_triage.triage import AuditActor, IncomingMessage, TriagePolicy, ingest
+from crisis_triage.triage import IncomingMessage, TriagePolicy, ingest
 
 POLICY = TriagePolicy(webhook_urls=("http://hooks.test/a", "http://hooks.test/b"))
 WHO = AuditActor(kind="cli", id=None, name="crash-test")

@@ -22,6 +22,7 @@ from crisis_triage.care import (
     run_care_round,
     set_caring_contacts,
 )
+from crisis_triage.governance import AuditActor
 from crisis_triage.storage import (
     Alert,
     CaringContact,
@@ -36,7 +37,6 @@ from crisis_triage.storage import (
 from crisis_triage.triage import (
     Action,
     Actor,
-    AuditActor,
     Disposition,
     IncomingMessage,
     Role,

@@ -14,6 +14,7 @@ from privacy_helpers import engine_with, key_line, raw_values, secret_text, send
 from service_helpers import Factory, settings_for
 from sqlalchemy import Engine, create_engine, select, text
 
+from crisis_triage.governance import verify_chain
 from crisis_triage.service import create_app
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import (
@@ -25,7 +26,6 @@ from crisis_triage.storage import (
     make_session_factory,
     upgrade,
 )
-from crisis_triage.triage import verify_chain
 
 
 def _swap(engine: Engine, table: str, column: str, first: int, second: int) -> None:

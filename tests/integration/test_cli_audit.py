@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from crisis_triage.cli import app
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import make_engine, make_session_factory
-from crisis_triage.triage import AuditActor, record_audit
 
 SAM = AuditActor(kind="user", id=1, name="sam")
 ANA = AuditActor(kind="user", id=2, name="ana")

@@ -17,6 +17,7 @@ from privacy_helpers import engine_with, key_line, raw_values, secret_text, send
 from service_helpers import Factory, empty_tables, settings_for
 from sqlalchemy import Engine, make_url, select
 
+from crisis_triage.governance import AuditActor
 from crisis_triage.service import create_app
 from crisis_triage.storage import (
     INTEGRITY_ERROR_TEXT,
@@ -26,13 +27,7 @@ from crisis_triage.storage import (
     rotate_keys,
     upgrade,
 )
-from crisis_triage.triage import (
-    AuditActor,
-    erase_patient,
-    iter_labels,
-    list_queue,
-    purge_expired_text,
-)
+from crisis_triage.triage import erase_patient, iter_labels, list_queue, purge_expired_text
 
 LONG_AGO = datetime.now(UTC) - timedelta(days=100)
 ENCRYPTED = [

@@ -36,9 +36,10 @@ from fault_helpers import (
 )
 from sqlalchemy import Engine, create_engine, func, select, text
 
+from crisis_triage.accounts import create_api_key
 from crisis_triage.detector import BUNDLED_MODEL_PATH, card_path
 from crisis_triage.storage import Alert, Message, WebhookDelivery, make_engine, upgrade
-from crisis_triage.triage import SIGNATURE_HEADER, create_api_key, verify
+from crisis_triage.triage import SIGNATURE_HEADER, verify
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,12 @@ from service_helpers import PASSWORD, Factory, settings_for
 from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
+from crisis_triage.accounts import create_user, issue_token
 from crisis_triage.service import Settings, create_app
 from crisis_triage.service._ratelimit import SlidingWindowLimiter
 from crisis_triage.service._security import CONTENT_SECURITY_POLICY, SecurityMiddleware
 from crisis_triage.storage import generate_key_line, utcnow
-from crisis_triage.triage import Role, create_user, issue_token
+from crisis_triage.triage import Role
 
 COMMON = {
     "x-content-type-options": "nosniff",

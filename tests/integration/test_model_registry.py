@@ -21,6 +21,7 @@ from synthetic_messages import corpus, fast_detector
 
 from crisis_triage.detector import save_model
 from crisis_triage.evaluation import ReportConfig, TableSpec
+from crisis_triage.governance import AuditActor
 from crisis_triage.registry import (
     CHAMPION,
     RETIRED,
@@ -41,7 +42,6 @@ from crisis_triage.service._shadow import ShadowWorker
 from crisis_triage.storage import AuditEntry, Case, Message, ShadowScore
 from crisis_triage.triage import (
     Action,
-    AuditActor,
     Disposition,
     IncomingMessage,
     PermissionDeniedError,

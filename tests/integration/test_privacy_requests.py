@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from crisis_triage.cli import app
+from crisis_triage.governance import AuditActor
 from crisis_triage.storage import (
     Alert,
     Case,
@@ -27,7 +28,6 @@ from crisis_triage.storage import (
     upgrade,
 )
 from crisis_triage.triage import (
-    AuditActor,
     ConflictError,
     Disposition,
     NotFoundError,

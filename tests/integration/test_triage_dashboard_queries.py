@@ -12,9 +12,18 @@ from service_helpers import Factory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts import (
+    AccountError,
+    create_api_key,
+    issue_token,
+    list_api_keys,
+    revoke_api_key,
+    start_session,
+    update_user,
+    use_session,
+)
 from crisis_triage.storage import Alert, AuthToken, User, WebhookDelivery
 from crisis_triage.triage import (
-    AccountError,
     Action,
     Actor,
     CaseStatus,
@@ -26,20 +35,13 @@ from crisis_triage.triage import (
     TriagePolicy,
     apply_action,
     clear_override,
-    create_api_key,
     effective_policy,
     escalate_overdue,
     ingest,
-    issue_token,
-    list_api_keys,
     message_previews,
     oversight,
     patient_history,
-    revoke_api_key,
     save_overrides,
-    start_session,
-    update_user,
-    use_session,
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from argon2 import extract_parameters
 
-from crisis_triage.triage import _accounts
+from crisis_triage.accounts import _credentials
 
 
 def test_the_dummy_hash_has_the_real_hashers_parameters() -> None:
-    dummy = extract_parameters(_accounts._DUMMY_HASH)
-    hasher = _accounts._hasher
+    dummy = extract_parameters(_credentials._DUMMY_HASH)
+    hasher = _credentials._hasher
     assert (dummy.time_cost, dummy.memory_cost, dummy.parallelism) == (
         hasher.time_cost,
         hasher.memory_cost,

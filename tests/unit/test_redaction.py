@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from crisis_triage.triage import REDACTED, install_redaction, redact, sensitive
+from crisis_triage.governance import REDACTED, install_redaction, redact, sensitive
 
 TEXT = "I have been planning to take all my pills tonight. Nobody would notice."
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from crisis_triage.governance import install_redaction, sensitive
 from crisis_triage.service import logging_config
-from crisis_triage.triage import install_redaction, sensitive
 
 TEXT = "Zebra crossing marker text that must stay out of every log line"
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crisis_triage.care._common import require_patient
 from crisis_triage.care._errors import CareInputError
 from crisis_triage.care._schedule import caring_contact_times
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import (
     CaringContact,
     CaringContactEnrolment,
@@ -25,7 +26,7 @@ from crisis_triage.storage import (
     WebhookDelivery,
     utcnow,
 )
-from crisis_triage.triage import AuditActor, TriagePolicy, check_timezone, record_audit
+from crisis_triage.triage import TriagePolicy, check_timezone
 
 CARING_LANGUAGES = ("en", "es")
 OPT_OUT_WORDS = frozenset({"stop", "parar", "alto"})

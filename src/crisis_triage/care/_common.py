@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis_triage.governance import AuditActor
 from crisis_triage.storage import Case, Message
-from crisis_triage.triage import AuditActor, NotFoundError
+from crisis_triage.triage import NotFoundError
 
 
 def user_id_of(actor: AuditActor) -> int | None:

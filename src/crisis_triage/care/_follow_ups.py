@@ -20,17 +20,15 @@ from sqlalchemy.orm import Session
 from crisis_triage.care._common import case_patient, require_patient, user_id_of
 from crisis_triage.care._errors import CareInputError
 from crisis_triage.care._schedule import follow_up_times
+from crisis_triage.governance import AuditActor, record_audit, sensitive
 from crisis_triage.storage import FollowUp, utcnow
 from crisis_triage.triage import (
     AlertKind,
-    AuditActor,
     Disposition,
     InvalidTransitionError,
     NotFoundError,
     TriagePolicy,
     raise_alert,
-    record_audit,
-    sensitive,
 )
 
 log = logging.getLogger(__name__)

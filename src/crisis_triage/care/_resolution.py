@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from crisis_triage.care._common import case_patient
 from crisis_triage.care._follow_ups import FOLLOW_UP_DISPOSITIONS, schedule_follow_ups
 from crisis_triage.care._risk import RiskLevel, add_risk_formulation, check_formulation
+from crisis_triage.governance import AuditActor
 from crisis_triage.storage import Case, User, utcnow
-from crisis_triage.triage import Action, Actor, AuditActor, Disposition, TriagePolicy, apply_action
+from crisis_triage.triage import Action, Actor, Disposition, TriagePolicy, apply_action
 
 
 @dataclass(frozen=True)

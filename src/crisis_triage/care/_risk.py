@@ -13,14 +13,9 @@ from sqlalchemy.orm import Session
 
 from crisis_triage.care._common import case_patient, user_id_of
 from crisis_triage.care._errors import CareInputError
+from crisis_triage.governance import AuditActor, record_audit, sensitive
 from crisis_triage.storage import Case, RiskFormulation, utcnow
-from crisis_triage.triage import (
-    AuditActor,
-    InvalidTransitionError,
-    TriagePolicy,
-    record_audit,
-    sensitive,
-)
+from crisis_triage.triage import InvalidTransitionError, TriagePolicy
 
 MAX_PLAN_LENGTH = 4000
 

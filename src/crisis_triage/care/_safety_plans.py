@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from crisis_triage.care._common import require_patient, user_id_of
 from crisis_triage.care._errors import CareInputError
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import SafetyPlan, utcnow
-from crisis_triage.triage import AuditActor, ConflictError, NotFoundError, record_audit
+from crisis_triage.triage import ConflictError, NotFoundError
 
 # The sections of the Stanley-Brown Safety Planning Intervention, in its order.
 SECTIONS = (

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from crisis_triage.care._caring_contacts import CARING_LANGUAGES
 from crisis_triage.care._common import user_id_of
 from crisis_triage.care._errors import CareInputError
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import CaringContactTemplate, utcnow
-from crisis_triage.triage import AuditActor, NotFoundError, record_audit
+from crisis_triage.triage import NotFoundError
 
 MAX_TEMPLATE_LENGTH = 320  # two SMS segments
 

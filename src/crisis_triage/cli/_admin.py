@@ -16,7 +16,8 @@ from crisis_triage.cli._serve import load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from crisis_triage.triage import AuditActor, AuditValue, Role
+    from crisis_triage.governance import AuditActor, AuditValue
+    from crisis_triage.triage import Role
 
 users_app = typer.Typer(
     help="Manage users (specialists, supervisors, admins).", no_args_is_help=True
@@ -54,7 +55,7 @@ def cli_actor() -> AuditActor:
     """The audit log's actor for a command: the command line, named by the OS account."""
     import getpass
 
-    from crisis_triage.triage import AuditActor
+    from crisis_triage.governance import AuditActor
 
     try:
         name = getpass.getuser()
@@ -72,7 +73,7 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a user; the password is asked for (twice) unless given on standard input."""
-    from crisis_triage.triage import AccountError, create_user
+    from crisis_triage.accounts import AccountError, create_user
 
     parsed_role = _parse_role(role)
     password = _read_password(password_stdin)
@@ -104,13 +105,9 @@ def _parse_role(role: str) -> Role:
 
 def _change_user(username: str, *, role: Role | None = None, active: bool | None = None) -> None:
     """Change a user's role or active flag (ending their sessions); audited as ``user.update``."""
-    from crisis_triage.triage import (
-        AccountError,
-        NotFoundError,
-        find_user,
-        record_audit,
-        update_user,
-    )
+    from crisis_triage.accounts import AccountError, find_user, update_user
+    from crisis_triage.governance import record_audit
+    from crisis_triage.triage import NotFoundError
 
     with database_session() as session:
         try:
@@ -160,7 +157,8 @@ def users_reset_password(
 ) -> None:
     """Set a new password (asked for twice unless given on standard input); lifts a lockout
     and ends the user's open sessions."""
-    from crisis_triage.triage import AccountError, NotFoundError, find_user, reset_password
+    from crisis_triage.accounts import AccountError, find_user, reset_password
+    from crisis_triage.triage import NotFoundError
 
     password = _read_password(password_stdin)
     with database_session() as session:
@@ -199,7 +197,7 @@ def apikeys_create(
     ] = None,
 ) -> None:
     """Create an API key.  The key is printed once, as the last line; only its hash is kept."""
-    from crisis_triage.triage import DEFAULT_SCOPES, AccountError, create_api_key
+    from crisis_triage.accounts import DEFAULT_SCOPES, AccountError, create_api_key
 
     with database_session() as session:
         try:
@@ -230,7 +228,7 @@ def apikeys_list() -> None:
 @keys_app.command("revoke")
 def apikeys_revoke(key_id: Annotated[int, typer.Argument(help="the key's id")]) -> None:
     """Revoke an API key at once."""
-    from crisis_triage.triage import AccountError, revoke_api_key
+    from crisis_triage.accounts import AccountError, revoke_api_key
 
     with database_session() as session:
         try:

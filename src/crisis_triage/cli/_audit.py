@@ -17,8 +17,8 @@ from crisis_triage.cli._app import app
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from crisis_triage.governance import AuditFilter
     from crisis_triage.storage import Checkpoint
-    from crisis_triage.triage import AuditFilter
 
 audit_app = typer.Typer(help="Check and export the audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -51,8 +51,8 @@ def audit_verify(
     entry (its id is printed).  Keep checkpoints elsewhere (`audit checkpoint -o FILE`) and
     pass them back with --checkpoints: a chain that no longer holds the entries they name was
     cut short or rewritten."""
+    from crisis_triage.governance import check_checkpoints, verify_chain
     from crisis_triage.storage import AuditEntry
-    from crisis_triage.triage import check_checkpoints, verify_chain
 
     kept = _kept_head(head) if head is not None else None
     kept_checkpoints = _read(checkpoints) if checkpoints is not None else []
@@ -85,7 +85,7 @@ def audit_verify(
 
 
 def _read(path: Path) -> list[Checkpoint]:
-    from crisis_triage.triage import read_checkpoints
+    from crisis_triage.governance import read_checkpoints
 
     try:
         return read_checkpoints(path)
@@ -103,7 +103,7 @@ def audit_checkpoint(
 ) -> None:
     """Append a signed checkpoint of the audit log's head to a file; keep that file where the
     database's administrators cannot write, and run this periodically (cron, a systemd timer)."""
-    from crisis_triage.triage import append_checkpoint, make_checkpoint
+    from crisis_triage.governance import append_checkpoint, make_checkpoint
 
     with database_session() as session:
         checkpoint = make_checkpoint(session)
@@ -138,7 +138,7 @@ def _moment(value: str | None, option: str) -> datetime | None:
 
 
 def _write(session: Session, where: AuditFilter, out: IO[str], fmt: ExportFormat) -> int:
-    from crisis_triage.triage import EXPORT_FIELDS, audit_entries, entry_record
+    from crisis_triage.governance import EXPORT_FIELDS, audit_entries, entry_record
 
     count = 0
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS) if fmt is ExportFormat.CSV else None
@@ -172,7 +172,7 @@ def audit_export(
 ) -> None:
     """Write the matching audit entries, oldest first, as JSON lines or CSV.  The export
     itself is audited (``audit.export``)."""
-    from crisis_triage.triage import AuditFilter, record_audit
+    from crisis_triage.governance import AuditFilter, record_audit
 
     where = AuditFilter(
         user=user,

@@ -26,8 +26,8 @@ def _needed_keys(check: KeyCheck) -> str:
 
 
 def _audit(url: str, settings: Settings, action: str, details: dict[str, str | int]) -> None:
+    from crisis_triage.governance import AuditActor, record_audit
     from crisis_triage.storage import make_engine, make_session_factory
-    from crisis_triage.triage import AuditActor, record_audit
 
     engine = make_engine(url, keyring=settings.keyring())
     try:

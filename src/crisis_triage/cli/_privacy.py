@@ -47,6 +47,7 @@ def keys_rotate(
 
     Safe while the service runs; run it again after a stop.  Exit code 1 if some values could
     not be decrypted with any configured key (they are left as they are)."""
+    from crisis_triage.governance import AuditActor, record_audit
     from crisis_triage.storage import (
         ColumnCounts,
         DatabaseError,
@@ -54,7 +55,6 @@ def keys_rotate(
         prepare_database,
         rotate_keys,
     )
-    from crisis_triage.triage import AuditActor, record_audit
 
     settings = load_settings()
     url = settings.resolved_database_url()
@@ -107,7 +107,8 @@ def retention_run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count, change nothing")] = False,
 ) -> None:
     """Purge message text, reasons and notes of cases resolved more than N days ago."""
-    from crisis_triage.triage import AuditActor, purge_expired_text
+    from crisis_triage.governance import AuditActor
+    from crisis_triage.triage import purge_expired_text
 
     settings = load_settings()
     days = days or settings.retention_text_days
@@ -139,7 +140,8 @@ def patients_export(
     output: Annotated[Path, typer.Option("-o", "--output", help="a JSON file to write")],
 ) -> None:
     """Write everything stored about a patient (decrypted) to a JSON file (holds their text)."""
-    from crisis_triage.triage import AuditActor, NotFoundError, export_patient
+    from crisis_triage.governance import AuditActor
+    from crisis_triage.triage import NotFoundError, export_patient
 
     with database_session() as session:
         try:
@@ -163,7 +165,8 @@ def patients_erase(
     ] = False,
 ) -> None:
     """Erase a patient's text, notes and identity; de-identified scores and dispositions stay."""
-    from crisis_triage.triage import AuditActor, ConflictError, NotFoundError, erase_patient
+    from crisis_triage.governance import AuditActor
+    from crisis_triage.triage import ConflictError, NotFoundError, erase_patient
 
     if not yes:
         typer.echo("error: erasure cannot be undone: pass --yes to confirm", err=True)

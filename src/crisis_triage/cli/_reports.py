@@ -69,8 +69,9 @@ def export_labels(
     audited as ``labels.export``)."""
     import pandas as pd
 
+    from crisis_triage.governance import record_audit
     from crisis_triage.io import TableError, TableWriter
-    from crisis_triage.triage import LABEL_COLUMNS, iter_labels, record_audit
+    from crisis_triage.triage import LABEL_COLUMNS, iter_labels
 
     try:
         writer = TableWriter(output)

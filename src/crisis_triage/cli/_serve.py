@@ -104,8 +104,8 @@ def refuse_unopenable_data(url: str, settings: Settings) -> None:
 
 def print_first_run_help(url: str) -> None:
     """On a database with no users yet, say how to make the first admin (nobody can log in)."""
+    from crisis_triage.accounts import FIRST_ADMIN_COMMAND, has_users
     from crisis_triage.storage import make_engine, make_session_factory
-    from crisis_triage.triage import FIRST_ADMIN_COMMAND, has_users
 
     engine = make_engine(url)
     try:
@@ -152,8 +152,8 @@ def serve(
     file in your data directory, created and migrated on first start)."""
     import uvicorn
 
+    from crisis_triage.governance import install_redaction
     from crisis_triage.service import logging_config
-    from crisis_triage.triage import install_redaction
     from crisis_triage.web import DASHBOARD_PATH, create_app
 
     install_redaction()

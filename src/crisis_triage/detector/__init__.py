@@ -3,24 +3,22 @@
 Sentence encoders sit behind one interface: ``get_encoder(name).encode(texts)``.
 """
 
-from crisis_triage.detector._adapted import (
+from crisis_triage.detector._adapted import SiteAdaptedDetector
+from crisis_triage.detector._base_features import (
     AdaptationError,
     BaseFeatures,
-    SiteAdaptedDetector,
     base_features,
     check_site_labels,
 )
 from crisis_triage.detector._card import score_reference
 from crisis_triage.detector._detector import TwoStageDetector, make_detector
 from crisis_triage.detector._embedding_cache import EmbeddingCache, default_cache_directory
+from crisis_triage.detector._encoder_registry import encoder_names, encoder_status, get_encoder
 from crisis_triage.detector._encoders import (
     FULL_ENCODER,
     STATIC_ENCODER,
     EncoderUnavailable,
     SentenceEncoder,
-    encoder_names,
-    encoder_status,
-    get_encoder,
 )
 from crisis_triage.detector._explanation import Explanation, Scorer
 from crisis_triage.detector._language import (

@@ -25,6 +25,8 @@ from sklearn.utils.validation import check_is_fitted
 from crisis_triage.detector import _stack_fitting as stack
 from crisis_triage.detector._card import created_date, jsonable, library_versions
 from crisis_triage.detector._compiled import CompiledScorer
+from crisis_triage.detector._encoder_registry import get_encoder
+from crisis_triage.detector._encoders import EncoderUnavailable
 from crisis_triage.detector._evidence import EVIDENCE_FEATURES, lexicon_evidence
 from crisis_triage.detector._explanation import Explanation
 from crisis_triage.detector._features import CHAR_PREFIX
@@ -48,8 +50,6 @@ _PUSHES_CONSIDERED = 40
 
 
 def default_embed(name: str, texts: Sequence[str]) -> np.ndarray:
-    from crisis_triage.detector._encoders import get_encoder
-
     return get_encoder(name).encode(list(texts))
 
 
@@ -270,8 +270,6 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
         if "semantic" not in cache:
             encoder = None
             if self.semantic_model_ is not None and self.full_encoder is not None:
-                from crisis_triage.detector._encoders import EncoderUnavailable, get_encoder
-
                 try:
                     encoder = get_encoder(self.full_encoder)
                 except EncoderUnavailable:
@@ -292,8 +290,6 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
         return compiled
 
     def _static(self, texts: Sequence[str]) -> np.ndarray:
-        from crisis_triage.detector._encoders import get_encoder
-
         return get_encoder(self.fast_encoder).encode(list(texts))
 
     def _score(self, texts: list[str], *, full: bool, n_top: int = 0) -> dict[str, Any]:

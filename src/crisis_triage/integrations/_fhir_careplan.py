@@ -11,7 +11,8 @@ from fhir.resources.R4B.careplan import CarePlan
 from sqlalchemy.orm import Session
 
 from crisis_triage.care import SECTIONS, SafetyPlanVersion, read_safety_plan
-from crisis_triage.triage import AuditActor, NotFoundError
+from crisis_triage.governance import AuditActor
+from crisis_triage.triage import NotFoundError
 
 SECTION_SYSTEM = "urn:crisis-triage:safety-plan-section"
 PLAN_TITLE = "Safety plan (Stanley-Brown Safety Planning Intervention)"

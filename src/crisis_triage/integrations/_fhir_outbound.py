@@ -20,8 +20,9 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 from sqlalchemy import Executable, select
 from sqlalchemy.orm import Session
 
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import Case, Message
-from crisis_triage.triage import SCORED, AuditActor, CaseStatus, NotFoundError, record_audit
+from crisis_triage.triage import SCORED, CaseStatus, NotFoundError
 
 MODEL_SYSTEM = "urn:crisis-triage:model"
 FLAG_SYSTEM = "urn:crisis-triage:flag"

@@ -19,15 +19,9 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import KeyRing, Message, SmsSender, engine_keyring, utcnow
-from crisis_triage.triage import (
-    AuditActor,
-    ConflictError,
-    IncomingMessage,
-    NotFoundError,
-    record_audit,
-    storable_text,
-)
+from crisis_triage.triage import ConflictError, IncomingMessage, NotFoundError, storable_text
 
 SMS_CHANNEL = "sms"
 UNKNOWN_SENDER_PREFIX = "sms-unknown-"

@@ -29,6 +29,7 @@ from crisis_triage.lexicon._scan import (
     CuesByStart,
     WordIndex,
 )
+from crisis_triage.lexicon._term_list import term_list_entries
 from crisis_triage.text import fold_accents, normalise
 
 DEFAULT_LEXICON_PATH = Path(__file__).with_name("default_lexicon.yaml")
@@ -134,9 +135,8 @@ class Lexicon:
         Every term becomes one entry of ``category`` with no context rules; ``whole_words=False``
         also matches terms inside longer words.
         """
-        from crisis_triage.lexicon._term_list import term_list_lexicon
-
-        return term_list_lexicon(path, category=category, whole_words=whole_words)
+        found = term_list_entries(path, category=category, whole_words=whole_words)
+        return cls(version=found.version, entries=found.entries, sha256=found.sha256)
 
     # -- matching -----------------------------------------------------------------------
     def match(self, text: str, *, normalised: bool = False) -> list[LexiconHit]:

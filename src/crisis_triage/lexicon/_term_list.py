@@ -19,13 +19,9 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from crisis_triage.lexicon._model import CATEGORIES, LexiconEntry, LexiconError
 from crisis_triage.text import normalise
-
-if TYPE_CHECKING:
-    from crisis_triage.lexicon._lexicon import Lexicon
 
 _TOKEN_COLUMNS = ("token", "term")
 
@@ -67,16 +63,23 @@ def load_term_list(path: str | Path) -> list[Term]:
     return terms
 
 
-def term_list_lexicon(
+@dataclass(frozen=True)
+class TermListEntries:
+    """A term list as lexicon entries, with the version and hash a ``Lexicon`` records."""
+
+    version: str
+    entries: tuple[LexiconEntry, ...]
+    sha256: str
+
+
+def term_list_entries(
     path: str | Path, *, category: str = "SI", whole_words: bool = True
-) -> Lexicon:
+) -> TermListEntries:
     """Every term of a list as one entry of ``category``, matched on normalised text.
 
     ``whole_words=False`` lets every term match inside longer words too (plain substring
     matching, as a keyword filter may have been run).
     """
-    from crisis_triage.lexicon._lexicon import Lexicon
-
     if category not in CATEGORIES:
         raise LexiconError(f"category {category!r} is not one of {', '.join(CATEGORIES)}")
     path = Path(path)
@@ -98,7 +101,7 @@ def term_list_lexicon(
             )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     version = f"{path.stem} ({len(entries)} terms{'' if whole_words else ', substrings'})"
-    return Lexicon(version=version, entries=tuple(entries), sha256=digest)
+    return TermListEntries(version=version, entries=tuple(entries), sha256=digest)
 
 
 def _column_rows(rows: list[list[str]], header: list[str]) -> list[Term]:

@@ -17,17 +17,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts import authenticate
 from crisis_triage.detector import Scorer, load_model, read_card
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import RegisteredModel, User, utcnow
 from crisis_triage.triage import (
-    AuditActor,
     NotFoundError,
     PermissionDeniedError,
     Role,
     TriageError,
-    authenticate,
     model_version,
-    record_audit,
 )
 
 CHAMPION = "champion"

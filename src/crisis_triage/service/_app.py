@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 
 import crisis_triage
 from crisis_triage.detector import Scorer
+from crisis_triage.governance import install_redaction
 from crisis_triage.service import (
     _routes_alerts,
     _routes_auth,
@@ -42,7 +43,7 @@ from crisis_triage.service._settings import Settings
 from crisis_triage.service._shadow import ShadowWorker
 from crisis_triage.service._worker import Worker
 from crisis_triage.storage import make_engine, make_session_factory, on_integrity_failure
-from crisis_triage.triage import install_redaction, log_tier_status
+from crisis_triage.triage import log_tier_status
 
 log = logging.getLogger(__name__)
 

@@ -17,22 +17,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from crisis_triage.accounts import API_KEY_PREFIX, resolve_api_key, resolve_token
 from crisis_triage.detector import Scorer
+from crisis_triage.governance import AuditActor
 from crisis_triage.service._access_log import record_caller
 from crisis_triage.service._errors import ApiError
 from crisis_triage.service._settings import Settings
 from crisis_triage.storage import ApiKey, IntegrityFailure, User
 from crisis_triage.triage import (
-    API_KEY_PREFIX,
     Actor,
-    AuditActor,
     Role,
     SemanticBacklog,
     TierStatus,
     TriagePolicy,
     effective_policy,
-    resolve_api_key,
-    resolve_token,
     tier_status,
 )
 

@@ -22,11 +22,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crisis_triage.accounts import AccountError
 from crisis_triage.care import CareInputError
 from crisis_triage.integrations import FHIR_JSON, Issue, operation_outcome
 from crisis_triage.integrations.paging import PagingChannelError
 from crisis_triage.triage import (
-    AccountError,
     ConflictError,
     IdempotencyConflictError,
     InvalidDispositionError,

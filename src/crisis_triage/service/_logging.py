@@ -16,8 +16,8 @@ from typing import Any
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
+from crisis_triage.governance import RedactingFilter
 from crisis_triage.service._access_log import ACCESS_LOGGER, iso_ms
-from crisis_triage.triage import RedactingFilter
 
 UVICORN_ACCESS_LOGGER = "uvicorn.access"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"

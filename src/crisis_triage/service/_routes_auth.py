@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials
 
+from crisis_triage.accounts import authenticate, issue_token, revoke_token
+from crisis_triage.governance import audit_origin
 from crisis_triage.service._deps import PrincipalDep, SessionDep, StateDep, bearer_scheme
 from crisis_triage.service._errors import ApiError, ErrorBody, documented_errors
 from crisis_triage.service._ratelimit import SlidingWindowLimiter, login_limiter
 from crisis_triage.service._schemas import LoginIn, PrincipalOut, TokenOut
-from crisis_triage.triage import audit_origin, authenticate, issue_token, revoke_token
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/auth", tags=["auth"])

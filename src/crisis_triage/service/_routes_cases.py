@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crisis_triage.care import RiskInput, resolve_case
+from crisis_triage.governance import record_audit
 from crisis_triage.service._deps import CurrentUser, QueueReader, SessionDep, StateDep
 from crisis_triage.service._errors import ApiError, documented_errors
 from crisis_triage.service._schemas import (
@@ -18,12 +19,10 @@ from crisis_triage.service._schemas import (
     QueueItemOut,
     QueueOut,
     ResolveIn,
-    ScoreTier,
+    score_tier_name,
 )
 from crisis_triage.storage import Case, Message
 from crisis_triage.triage import (
-    FAST,
-    FINAL,
     Action,
     CaseStatus,
     Tier,
@@ -33,7 +32,6 @@ from crisis_triage.triage import (
     final_scoring,
     get_case,
     list_queue,
-    record_audit,
 )
 
 router = APIRouter(prefix="/v1", tags=["queue"])
@@ -51,10 +49,6 @@ _ERRORS = documented_errors(
     }
 )
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
-
-
-def _score_tier(value: str | None) -> ScoreTier:
-    return "fast" if value == FAST else "final" if value == FINAL else None
 
 
 def _case_out(case: Case, message: Message | None = None, events: bool = False) -> CaseOut:
@@ -91,7 +85,7 @@ def _case_out(case: Case, message: Message | None = None, events: bool = False) 
             categories=list(message.categories),
             reasons=list(message.reasons),
             model_version=message.model_version,
-            score_tier=_score_tier(message.score_tier),
+            score_tier=score_tier_name(message.score_tier),
             final_scoring=final_scoring(
                 message.score_tier, message.semantic_due_at, message.semantic_error
             ),
@@ -123,27 +117,7 @@ def get_queue(
         raise ApiError(422, "the queue holds unresolved cases only", code="validation_error")
     items, total = list_queue(session, limit=limit, offset=offset, statuses=status)
     return QueueOut(
-        items=[
-            QueueItemOut(
-                case_id=i.case_id,
-                message_id=i.message_id,
-                status=i.status,
-                priority=PRIORITY_NAMES[i.tier],
-                risk=i.risk,
-                score=i.probability,
-                flagged=i.flagged,
-                score_status=i.score_status,
-                score_tier=_score_tier(i.score_tier),
-                categories=list(i.categories),
-                patient_id=i.patient_id,
-                channel=i.channel,
-                sent_at=i.sent_at,
-                waiting_seconds=i.waiting_seconds,
-                claimed_by=i.claimed_by,
-                escalated=i.escalated,
-            )
-            for i in items
-        ],
+        items=[QueueItemOut.model_validate(item) for item in items],
         total=total,
         limit=limit,
         offset=offset,

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
+from crisis_triage.governance import AuditActor
 from crisis_triage.service._deps import AdminUser, SessionDep
 from crisis_triage.service._errors import ErrorBody
-from crisis_triage.triage import AuditActor, erase_patient, export_patient
+from crisis_triage.triage import erase_patient, export_patient
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 from crisis_triage.care import RiskLevel
 from crisis_triage.triage import (
+    FAST,
+    FINAL,
     MAX_SCORED_CHARS,
     CaseStatus,
     Disposition,
@@ -22,6 +32,16 @@ PRIORITY_NAMES = {Tier.CRISIS: "crisis", Tier.REVIEW_NOW: "review_now", Tier.ROU
 Priority = Literal["crisis", "review_now", "routine"]
 ScoreTier = Literal["fast", "final"] | None
 FinalScoringOut = Literal["pending", "done", "failed"]
+
+
+def priority_name(tier: Any) -> Any:
+    """A queue tier's priority name (anything else is left for validation to judge)."""
+    return PRIORITY_NAMES[tier] if isinstance(tier, Tier) else tier
+
+
+def score_tier_name(value: str | None) -> ScoreTier:
+    """The scoring tier a reply shows: fast (preliminary), final, or None (not tiered)."""
+    return "fast" if value == FAST else "final" if value == FINAL else None
 
 
 Text = Annotated[str, AfterValidator(storable_text)]
@@ -101,16 +121,22 @@ class MessageBatchResult(BaseModel):
     results: list[MessageResult]
 
 
+# Read from the domain's QueueItem (QueueItemOut.model_validate(item)); no docstring, so the
+# OpenAPI document is what it was.
 class QueueItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     case_id: int
     message_id: int
     status: CaseStatus
-    priority: Priority
+    priority: Annotated[Priority, BeforeValidator(priority_name)] = Field(
+        validation_alias=AliasChoices("priority", "tier")
+    )
     risk: float
-    score: float | None
+    score: float | None = Field(validation_alias=AliasChoices("score", "probability"))
     flagged: bool | None
     score_status: str
-    score_tier: ScoreTier
+    score_tier: Annotated[ScoreTier, BeforeValidator(score_tier_name)]
     categories: list[str]
     patient_id: str
     channel: str

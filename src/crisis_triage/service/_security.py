@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crisis_triage.triage import audit_origin
+from crisis_triage.governance import audit_origin
 
 # Everything from this origin only; no inline scripts or styles, no plugins, no framing.
 CONTENT_SECURITY_POLICY = (

@@ -16,6 +16,7 @@ import anyio.to_thread
 import httpx
 
 from crisis_triage.care import run_care_round
+from crisis_triage.governance import publish_checkpoint
 from crisis_triage.integrations.paging import PageOutcome, channel_target, send_page
 from crisis_triage.monitoring import run_monitoring
 from crisis_triage.service._deps import ServiceState
@@ -27,7 +28,6 @@ from crisis_triage.triage import (
     alert_integrity_failure,
     escalate_overdue,
     lease_due,
-    publish_checkpoint,
     record_attempt,
     renew_lease,
     sign,

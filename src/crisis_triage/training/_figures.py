@@ -66,8 +66,8 @@ def fit_recipe(data: TrainingSet, embed: Embed) -> StackedDetector:
 
 def cached_embedder(directory: str | Path | None = None) -> Embed:
     """Embed through an on-disk cache, so retraining does not re-encode the corpus."""
+    from crisis_triage.detector import get_encoder
     from crisis_triage.detector._embedding_cache import EmbeddingCache
-    from crisis_triage.detector._encoders import get_encoder
 
     cache = EmbeddingCache(directory)
 
@@ -187,7 +187,7 @@ def record_provenance(model: StackedDetector, data: TrainingSet, data_dir: Path)
     model.card_["training_text_hashes"] = sorted(
         {text_hash(t)[:COMPACT_HASH_CHARACTERS] for t in target}
     )
-    from crisis_triage.detector._encoders import encoder_status
+    from crisis_triage.detector import encoder_status
 
     model.card_["encoders"] = {
         "fast": model.fast_encoder,

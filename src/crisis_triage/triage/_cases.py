@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from crisis_triage.governance import AuditActor, record_audit, sensitive
 from crisis_triage.storage import Case, CaseEvent, Message, User, utcnow
 from crisis_triage.triage._alerts import AlertKind, TriagePolicy, raise_alert
-from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._errors import (
     ConflictError,
     InvalidTransitionError,
@@ -21,7 +21,6 @@ from crisis_triage.triage._errors import (
     NotFoundError,
 )
 from crisis_triage.triage._paging import queue_resolve_pages
-from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._states import (
     Action,
     CaseStatus,

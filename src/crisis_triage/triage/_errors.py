@@ -45,7 +45,3 @@ class IdempotencyConflictError(TriageError):
     def __init__(self, message: str, *, index: int) -> None:
         super().__init__(message)
         self.index = index
-
-
-class AccountError(TriageError):
-    code = "account_error"

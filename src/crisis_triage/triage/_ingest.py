@@ -27,12 +27,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Scorer
+from crisis_triage.governance import sensitive
 from crisis_triage.storage import Case, Message, bind_rows, utcnow
 from crisis_triage.triage._alerts import TriagePolicy
 from crisis_triage.triage._errors import IdempotencyConflictError
 from crisis_triage.triage._ingest_alerts import StoredMessage, priority, raise_ingest_alerts
 from crisis_triage.triage._ingest_scoring import score_all
-from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._scoring import (
     SCORED,
     UNSUPPORTED,

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import (
     Alert,
     Case,
@@ -32,7 +33,6 @@ from crisis_triage.storage import (
     release_old_pages,
     utcnow,
 )
-from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._care_records import erase_care_records, export_care_records
 from crisis_triage.triage._errors import ConflictError, NotFoundError
 from crisis_triage.triage._retention import purge_message_text

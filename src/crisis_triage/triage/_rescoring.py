@@ -27,11 +27,10 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Scorer
+from crisis_triage.governance import AuditActor, record_audit, sensitive
 from crisis_triage.storage import Case, Message, RowBound, lock_for_write, utcnow
 from crisis_triage.triage._alerts import CrisisFacts, TriagePolicy, raise_crisis_alert
-from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._ingest_scoring import score_supported
-from crisis_triage.triage._redaction import sensitive
 from crisis_triage.triage._scoring import (
     SCORED,
     UNSUPPORTED,

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import (
     Case,
     CaseEvent,
@@ -25,7 +26,6 @@ from crisis_triage.storage import (
     release_old_pages,
     utcnow,
 )
-from crisis_triage.triage._audit import AuditActor, record_audit
 from crisis_triage.triage._states import CaseStatus, Disposition
 
 CRISIS_DISPOSITIONS = (Disposition.CONFIRMED_CRISIS.value, Disposition.MISSED_CRISIS.value)

@@ -31,8 +31,8 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from crisis_triage.detector import Explanation, Scorer
+from crisis_triage.governance import MAX_DETAIL_LENGTH, AuditActor, record_audit
 from crisis_triage.storage import UNREADABLE_TEXT, Case, Message
-from crisis_triage.triage._audit import MAX_DETAIL_LENGTH, AuditActor, record_audit
 from crisis_triage.triage._scoring import scored_part
 
 SCORED = "scored"

@@ -8,27 +8,29 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from crisis_triage.service import SessionDep, StateDep
-from crisis_triage.storage import User
-from crisis_triage.triage import (
+from crisis_triage.accounts import (
     MIN_PASSWORD_LENGTH,
-    RUNTIME_SETTINGS,
     SCOPES,
     AccountError,
-    NotFoundError,
-    Role,
-    SettingError,
-    clear_override,
     create_api_key,
     create_user,
     list_api_keys,
     list_users,
-    load_overrides,
-    record_audit,
     reset_password,
     revoke_api_key,
-    save_overrides,
     update_user,
+)
+from crisis_triage.governance import record_audit
+from crisis_triage.service import SessionDep, StateDep
+from crisis_triage.storage import User
+from crisis_triage.triage import (
+    RUNTIME_SETTINGS,
+    NotFoundError,
+    Role,
+    SettingError,
+    clear_override,
+    load_overrides,
+    save_overrides,
 )
 from crisis_triage.web._render import render
 from crisis_triage.web._security import AdminForm, AdminPage, WebUser

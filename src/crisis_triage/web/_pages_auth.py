@@ -9,15 +9,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from crisis_triage.service import SessionDep, StateDep, login_limiter
-from crisis_triage.triage import (
+from crisis_triage.accounts import (
     FIRST_ADMIN_COMMAND,
-    audit_origin,
     authenticate,
     has_users,
     revoke_token,
     start_session,
 )
+from crisis_triage.governance import audit_origin
+from crisis_triage.service import SessionDep, StateDep, login_limiter
 from crisis_triage.web._render import render
 from crisis_triage.web._security import (
     PRELOGIN_COOKIE,

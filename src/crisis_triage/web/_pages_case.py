@@ -10,7 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
+from crisis_triage.accounts import usernames
 from crisis_triage.care import RiskInput, RiskLevel, resolve_case
+from crisis_triage.governance import record_audit
 from crisis_triage.lexicon import CATEGORIES
 from crisis_triage.service import SessionDep, StateDep
 from crisis_triage.triage import (
@@ -34,8 +36,6 @@ from crisis_triage.triage import (
     next_status,
     parse_reasons,
     patient_history,
-    record_audit,
-    usernames,
     waiting_escalations,
 )
 from crisis_triage.web._render import render

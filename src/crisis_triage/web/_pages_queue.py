@@ -8,15 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from crisis_triage.accounts import usernames
+from crisis_triage.governance import record_audit
 from crisis_triage.service import SessionDep, StateDep
-from crisis_triage.triage import (
-    Tier,
-    claim_next,
-    list_queue,
-    message_previews,
-    record_audit,
-    usernames,
-)
+from crisis_triage.triage import Tier, claim_next, list_queue, message_previews
 from crisis_triage.web._ledger import PreviewLedger
 from crisis_triage.web._render import render
 from crisis_triage.web._security import SpecialistForm, SpecialistPage, SpecialistPoll, WebUser

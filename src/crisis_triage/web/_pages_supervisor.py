@@ -10,10 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from crisis_triage.care import EARLY_WARNING_RULE, care_measures, rising_risk
+from crisis_triage.governance import record_audit
 from crisis_triage.monitoring import recent_days
 from crisis_triage.service import SessionDep
 from crisis_triage.storage import utcnow
-from crisis_triage.triage import oversight, record_audit, response_times, waiting_escalations
+from crisis_triage.triage import oversight, response_times, waiting_escalations
 from crisis_triage.web._charts import line_chart
 from crisis_triage.web._render import render
 from crisis_triage.web._security import SupervisorPage

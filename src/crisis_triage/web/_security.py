@@ -18,9 +18,11 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 
+from crisis_triage.accounts import use_session
+from crisis_triage.governance import AuditActor
 from crisis_triage.service import ServiceState, SessionDep, Settings, StateDep, record_caller
 from crisis_triage.storage import User
-from crisis_triage.triage import Actor, AuditActor, Role, use_session
+from crisis_triage.triage import Actor, Role
 
 SESSION_COOKIE = "ct_session"
 PRELOGIN_COOKIE = "ct_prelogin"

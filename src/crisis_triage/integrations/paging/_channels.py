@@ -20,16 +20,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis_triage.governance import AuditActor, record_audit
 from crisis_triage.storage import PagingChannel, WebhookDelivery, utcnow
-from crisis_triage.triage import (
-    AuditActor,
-    NotFoundError,
-    PagingKind,
-    PagingTopic,
-    TriageError,
-    page_url,
-    record_audit,
-)
+from crisis_triage.triage import NotFoundError, PagingKind, PagingTopic, TriageError, page_url
 
 _ROUTING_KEY = re.compile(r"[A-Za-z0-9]{20,64}")
 _LOOPBACK_HOSTS = {"localhost"}

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import httpx
 
+from crisis_triage.governance import sensitive
 from crisis_triage.integrations.paging._channels import ChannelTarget, recipients
 from crisis_triage.integrations.paging._render import (
     case_link,
@@ -24,7 +25,7 @@ from crisis_triage.integrations.paging._render import (
     slack_body,
     teams_body,
 )
-from crisis_triage.triage import PagingKind, sensitive
+from crisis_triage.triage import PagingKind
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 

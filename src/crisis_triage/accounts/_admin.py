@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts._errors import AccountError
 from crisis_triage.storage import ApiKey, AuthToken, User, utcnow
-from crisis_triage.triage._errors import AccountError, NotFoundError
-from crisis_triage.triage._states import Role
+from crisis_triage.triage import NotFoundError, Role
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts._errors import AccountError
+from crisis_triage.governance import AuditActor, AuditValue, record_audit
 from crisis_triage.storage import ApiKey, AuthToken, User, lock_for_write, utcnow
-from crisis_triage.triage._audit import AuditActor, AuditValue, record_audit
-from crisis_triage.triage._errors import AccountError
-from crisis_triage.triage._states import Role
+from crisis_triage.triage import Role
 
 log = logging.getLogger(__name__)
 

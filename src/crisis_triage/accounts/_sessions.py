@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from crisis_triage.accounts._credentials import issue_token, live_token
 from crisis_triage.storage import User, utcnow
-from crisis_triage.triage._accounts import issue_token, live_token
 
 SESSION_KIND = "session"
 # Extending the expiry is a write: do it at most this often per session.
