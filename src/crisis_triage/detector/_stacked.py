@@ -56,7 +56,7 @@ def default_embed(name: str, texts: Sequence[str]) -> np.ndarray:
 class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Lexicon evidence + n-grams + sentence embeddings, stacked and calibrated (detector v2).
 
-    Parameters are described in docs/detector.md.  Fitted attributes end in ``_``:
+    Parameters are described in docs/detector-v2.md.  Fitted attributes end in ``_``:
     ``lexicon_``, ``vectorizers_`` (word, char), ``ngram_model_``, ``static_model_``,
     ``semantic_model_`` (None without the encoder), ``fast_stacker_`` / ``stacker_``,
     ``fast_calibrator_`` / ``calibrator_``, ``fast_threshold_`` / ``threshold_``,
