@@ -287,3 +287,25 @@ def test_a_resolved_crisis_gets_follow_ups_one_is_completed_one_overdue_alerts(
         _viewport(driver, *size)
         _no_horizontal_overflow(driver, f"patient page at {name}")
     _no_console_errors(driver)
+
+
+def test_an_evaluation_report_with_many_groups_fits_the_page(browser: Any, tmp_path: Path) -> None:
+    """The report's subgroup table (nine columns of intervals) stays within the page; a table
+    wider still scrolls inside its own box."""
+    import numpy as np
+
+    from crisis_triage.evaluation import EvaluationData, EvaluationReport, ReportConfig
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    labels = (rng.random(n) < 0.1).astype(int)
+    scores = np.clip(rng.beta(1, 10, n) + 0.5 * labels * rng.random(n), 0, 1)
+    clinic = rng.choice([f"community mental health clinic number {i}" for i in range(8)], n)
+    data = EvaluationData.from_arrays(labels, scores, 0.1, groups={"clinic": clinic})
+    report = EvaluationReport(ReportConfig(n_boot=100, seed=1)).run(data)
+    page = report.save(tmp_path)["html"]
+    driver = browser
+    for name, size in VIEWPORTS.items():
+        _viewport(driver, *size)
+        driver.get(page.as_uri())
+        _no_horizontal_overflow(driver, f"evaluation report at {name}")

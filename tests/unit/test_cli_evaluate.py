@@ -155,6 +155,9 @@ def test_evaluate_writes_the_three_report_files(fake_detector: list[Any], tmp_pa
     assert report["model_card"]["name"] == "keyword-test"
     assert report["errors"]["n_false_negatives"] > 0  # "i cannot go on" has no crisis word
     assert "sensitivity" in result.output
+    # ...so it scores as low as every ordinary message: 99% sensitivity means flagging them all.
+    assert [p["flags_everything"] for p in report["operating_points"]][-1] is True
+    assert "sensitivity 0.99 is reached only by flagging every message" in result.output
 
 
 def test_evaluate_with_groups_time_and_redaction(fake_detector: list[Any], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -99,3 +100,40 @@ def test_train_output_must_be_skops(tmp_path: Path, data_csv: Path) -> None:
 def test_train_default_without_data_is_a_clear_error(tmp_path: Path) -> None:
     code, output = _run("train-default", "--data-dir", str(tmp_path))
     assert code == 2 and "train.csv.gz" in output and "not found" in output
+
+
+@pytest.mark.parametrize(("flagged", "says"), [(50, True), (49, False)])
+def test_a_threshold_that_flags_every_message_is_said_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flagged: int, says: bool
+) -> None:
+    """A sensitivity target met only by flagging everything (as the card's cross-validated
+    flag rate records it) is a warning, not a silent 1.000 in the table."""
+    from types import SimpleNamespace
+
+    from crisis_triage.cli._training import print_report
+    from crisis_triage.detector import card_path
+
+    def rate(k: int, n: int) -> dict[str, object]:
+        return {"value": k / n, "ci95": None, "k": k, "n": n}
+
+    card = {
+        "metrics_cv": {
+            "sensitivity": rate(5, 5),
+            "ppv": rate(5, flagged),
+            "specificity": rate(50 - flagged, 45),
+            "flag_rate": rate(flagged, 50),
+            "auroc": {"value": 0.6, "ci95": None},
+            "auprc": {"value": 0.2, "ci95": None},
+        },
+        "cv": {"folds": 3},
+        "threshold": {"value": 0.01, "how": "sensitivity >= 0.99"},
+        "training": {"n_positive": 5, "n": 50},
+        "warnings": [],
+    }
+    path = tmp_path / "m.skops"
+    card_path(path).write_text(json.dumps({"file_sha256": "0" * 64}), encoding="utf-8")
+    print_report(SimpleNamespace(card_=card, C_=1.0), path)  # type: ignore[arg-type]
+    output = " ".join(capsys.readouterr().out.split())
+    assert ("flags every message" in output) is says
+    if says:
+        assert "the model does not sort the queue" in output

@@ -334,3 +334,61 @@ def test_a_minimal_report_renders_every_section() -> None:
     text = " ".join(page.text)
     assert "No group columns given" in text and "No time column given" in text
     assert "No group columns given" in minimal.to_markdown()
+
+
+def _low_prevalence(n: int = 4000, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Crises at 0.5%, every score under 0.1 (as a calibrated model gives at that prevalence)."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < 0.005).astype(int)
+    labels[:3] = 1
+    scores = np.clip(rng.beta(1, 300, n) + 0.04 * labels * rng.random(n), 0.0, 0.099)
+    return labels, scores
+
+
+def test_the_reliability_diagram_has_ten_equal_count_bins_on_low_prevalence_data() -> None:
+    labels, scores = _low_prevalence()
+    assert scores.max() < 0.1  # equal-width tenths would put every message in one bin
+    report = EvaluationReport(ReportConfig(n_boot=0)).run(
+        EvaluationData.from_arrays(labels, scores, 0.02)
+    )
+    bins = report.data["reliability"]
+    assert len(bins) == 10
+    assert sum(b["n"] for b in bins) == labels.shape[0]
+    assert {b["n"] for b in bins} <= {labels.shape[0] // 10, labels.shape[0] // 10 + 1}
+    means = [b["mean_predicted"] for b in bins]
+    assert means == sorted(means) and means[0] < means[-1] / 5
+    html = report.to_html()
+    table = html[html.index("<th>Risk decile</th>") :]
+    assert table[: table.index("</table>")].count("<tr>") == 10  # the header's <tr> is before
+
+
+def test_a_target_met_only_by_flagging_everything_says_so_in_words() -> None:
+    labels, scores = _low_prevalence()
+    lowest = int(np.argmin(scores))
+    labels[lowest] = 1  # one crisis scores below every other message: 100% needs them all
+    config = ReportConfig(n_boot=0, target_sensitivities=(0.5, 1.0))
+    report = EvaluationReport(config).run(EvaluationData.from_arrays(labels, scores, 0.02))
+    half, every = report.data["operating_points"]
+    assert (half["flags_everything"], every["flags_everything"]) == (False, True)
+    assert every["flags_per_1000"]["value"] == 1000.0
+    words = "reached only by flagging every message"
+    for rendered in (report.to_html(), report.to_markdown()):
+        assert rendered.count(words) == 1
+    # A report saved before the field existed still renders.
+    older = json.loads(report.to_json())
+    for point in older["operating_points"]:
+        del point["flags_everything"]
+    assert words not in ReportResult(older).to_html()
+
+
+def test_wide_tables_scroll_inside_their_own_box_not_the_page(result: ReportResult) -> None:
+    """The subgroup table is the widest: its interval cells wrap, and any table wider than the
+    page scrolls inside itself (a browser test measures the page: test_dashboard_browser)."""
+    html = result.to_html()
+    style = html[html.index("<style>") : html.index("</style>")]
+    table_rule = style[style.index("  table {") : style.index("}", style.index("  table {"))]
+    for declaration in ("display: block", "max-width: 100%", "overflow-x: auto"):
+        assert declaration in table_rule
+    assert "table.subgroups td.num { white-space: normal" in style
+    subgroups = html[html.index('<section id="subgroups">') :]
+    assert subgroups.index('<table class="subgroups">') < subgroups.index("</section>")

@@ -88,6 +88,18 @@ def _warn_in_sample(in_sample: dict[str, Any] | None) -> None:
         )
 
 
+def _warn_flags_everything(operating_points: list[dict[str, Any]]) -> None:
+    """A target sensitivity the model meets only by flagging every message, in words."""
+    for point in operating_points:
+        if point.get("flags_everything"):
+            typer.secho(
+                f"warning: sensitivity {point['target_sensitivity']:.2f} is reached only by "
+                "flagging every message: at this target the model does not sort the queue",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+
+
 def _save(result: ReportResult, output: Path, stem: str) -> None:
     try:
         paths = result.save(output, stem)
@@ -158,6 +170,7 @@ def evaluate(
         _fail(str(exc))
     _save(result, output, "report")
     _warn_in_sample(result.data.get("in_sample"))
+    _warn_flags_everything(result.data.get("operating_points") or [])
     ds, metrics = result.data["dataset"], result.data["models"]["model"]["metrics"]
     typer.echo(
         f"{ds['n_evaluated']} messages ({ds['n_positive']} crisis, {ds['n_ambiguous']} ambiguous "

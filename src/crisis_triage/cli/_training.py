@@ -243,7 +243,14 @@ def print_report(model: TwoStageDetector, path: Path) -> None:
         f"threshold {threshold['value']:.4g} ({threshold['how']})",
         markup=False,
     )
-    for warning in card["warnings"]:
+    warnings = list(card["warnings"])
+    flag_rate = metrics.get("flag_rate", {})
+    if flag_rate.get("n") and flag_rate.get("k") == flag_rate["n"]:
+        warnings.append(
+            f"the threshold {threshold['value']:.4g} flags every message (cross-validated): "
+            "the model does not sort the queue; lower the sensitivity target or add labels"
+        )
+    for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False)
     saved = read_card(path)
     console.print(f"model  {path}  sha256 {saved['file_sha256']}", markup=False)

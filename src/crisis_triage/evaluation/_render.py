@@ -24,6 +24,10 @@ METRIC_LABELS = {
     "calibration_intercept": "Calibration intercept",
 }
 MODEL_LABELS = {"model": "Model", "lexicon": "Lexicon only (baseline)"}
+# An operating point whose threshold is at or below every message's score.
+FLAGS_EVERYTHING = (
+    "reached only by flagging every message: at this target the model does not sort the queue"
+)
 SECTIONS = (
     ("summary", "Summary"),
     ("metrics", "Metrics at the shipped threshold"),
@@ -92,7 +96,9 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(est=fmt_estimate, num=fmt, count=fmt_count, md=md_cell)
-    env.globals.update(METRIC_LABELS=METRIC_LABELS, MODEL_LABELS=MODEL_LABELS)
+    env.globals.update(
+        METRIC_LABELS=METRIC_LABELS, MODEL_LABELS=MODEL_LABELS, FLAGS_EVERYTHING=FLAGS_EVERYTHING
+    )
     return env
 
 

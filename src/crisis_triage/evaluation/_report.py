@@ -196,6 +196,9 @@ class EvaluationReport:
                 {
                     "target_sensitivity": target,
                     "threshold": threshold,
+                    # Reached only at or below the lowest score: every message is flagged, so
+                    # the model does not sort the queue at this target (the report says so).
+                    "flags_everything": bool(np.all(scores >= threshold)),
                     **{k: v.to_dict() for k, v in found.items()},
                 }
             )
