@@ -1,12 +1,14 @@
 """Working a case beyond the state machine: escalating with a reason (and the supervisor
-picking it up), timestamped notes on open cases, and unscored messages said in words."""
+picking it up), timestamped notes on open cases, unscored messages said in words, and reasons
+whose terms hold apostrophes shown as rows."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from fastapi.testclient import TestClient
-from service_fakes import RaisingScorer
+from service_fakes import FakeScorer, RaisingScorer
 from service_helpers import Factory, settings_for
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -19,6 +21,8 @@ from web_helpers import platform as platform
 from web_helpers import users as users
 from web_helpers import web as web
 
+from crisis_triage.detector import Explanation
+from crisis_triage.lexicon import LexiconHit
 from crisis_triage.storage import CaseEvent, make_engine, make_session_factory, utcnow
 from crisis_triage.triage import TriagePolicy, escalate_overdue
 from crisis_triage.web import create_app
@@ -151,3 +155,35 @@ def test_an_unscored_message_says_so_in_words(sqlite_url: str, users: dict[str, 
         page = client.get(f"/cases/{case_id}").text
         assert "Not scored: review by a person." in page
         assert "Risk <strong>" not in page and "0%" not in page
+
+
+class ApostropheScorer(FakeScorer):
+    """Reasons whose matched terms and phrases hold apostrophes, as real messages' do."""
+
+    def explain(self, texts: Sequence[str]) -> list[Explanation]:
+        hits = (
+            LexiconHit("si-not-live", "SI", "can't go on", 2, 13),
+            LexiconHit("si-die", "SI", "won't wake up", 20, 33, "neg_not", "negated"),
+        )
+        grams = (("i'm", 0.52), ("can't go", 0.31))
+        return [Explanation(0.9, True, 0.5, ("SI",), hits, grams) for _ in texts]
+
+
+def test_reasons_with_apostrophes_are_rows_not_raw_text(
+    sqlite_url: str, users: dict[str, int]
+) -> None:
+    app = create_app(settings_for(sqlite_url), scorer=ApostropheScorer())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        engine = make_engine(sqlite_url)
+        with make_session_factory(engine)() as session:
+            key = Factory(session).api_key("messages:write")
+        engine.dispose()
+        case_id = send(client, key, "I can't go on, I hope I won't wake up")
+        page = log_in(client, "sam").get(f"/cases/{case_id}").text
+    why = page[page.index('id="why-h"') : page.index('id="hist-h"')]
+    assert '<li><span class="chip">SI</span> “can&#39;t go on”</li>' in why
+    assert '“won&#39;t wake up” <span class="muted">did not count' in why
+    assert '<tr><td>“i&#39;m”</td><td class="num">+0.52</td>' in why
+    assert '<tr><td>“can&#39;t go”</td><td class="num">+0.31</td>' in why
+    assert "lexicon SI:" not in why and "ngram &#39;" not in why  # no reason left as raw text
+    assert '<p class="muted">' not in why

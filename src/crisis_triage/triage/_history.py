@@ -88,7 +88,13 @@ class Reason:
     span: tuple[int, int] | None = None  # "sentence": the risk sentence's characters
 
 
-_LEXICON = re.compile(r"^lexicon (?P<cat>[A-Z]+):(?P<entry>\S+) '(?P<term>[^']*)'(?P<rest>.*)$")
+# LexiconHit.describe(): "CAT:entry 'term'", then " (effect: rule)" when a context rule explained
+# the hit away and " [effect: rule, ...]" for annotations.  The matched term may hold apostrophes
+# ("can't go on"): the tail is anchored at the end, so the term runs to the last quote before it.
+_LEXICON = re.compile(
+    r"^lexicon (?P<cat>[A-Z]+):(?P<entry>\S+) '(?P<term>.*)'"
+    r"(?P<rest>(?: \([^()']*\))?(?: \[[^\[\]']*\])?)$"
+)
 # Greedy: a phrase may hold apostrophes ("i'm"); the weight is always last.
 _NGRAM = re.compile(r"^(?:ngram|phrase) '(?P<gram>.*)' (?P<weight>[+-]\d+(?:\.\d+)?)$")
 _SENTENCE = re.compile(r"^risk sentence: characters (?P<start>\d+)-(?P<end>\d+)$")
