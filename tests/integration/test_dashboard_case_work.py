@@ -155,6 +155,7 @@ def test_an_unscored_message_says_so_in_words(sqlite_url: str, users: dict[str, 
         page = client.get(f"/cases/{case_id}").text
         assert "Not scored: review by a person." in page
         assert "Risk <strong>" not in page and "0%" not in page
+        assert "Model fake-1 (it gave no score)." in page  # the model that was asked
 
 
 class ApostropheScorer(FakeScorer):

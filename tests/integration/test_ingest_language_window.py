@@ -15,7 +15,7 @@ from service_helpers import settings_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisis_triage.detector import Explanation, load_model
+from crisis_triage.detector import Explanation, load_model, read_card
 from crisis_triage.service import create_app
 from crisis_triage.storage import Alert, AuditEntry, Case, Message
 from crisis_triage.triage import list_queue
@@ -132,13 +132,38 @@ def test_every_message_records_the_id_of_the_model_that_scored_it(
 ) -> None:
     model = load_model()
     model_id = model.card_["model_id"]
-    assert model_id.startswith("default@") and len(model_id.split("@")[1]) == 12
+    # The file's SHA-256 as its card records it (load_model checked the file against it).
+    assert model_id == f"default@{read_card()['file_sha256'][:12]}"
     with _client(database_url, model) as client:
-        texts = ["I want to kill myself", "can I get a refill", SAVING, TONIGHT]
+        texts = ["I want to kill myself", "can I get a refill", SAVING, TONIGHT, FRENCH]
         bodies = [_post(client, platform, text=text) for text in texts]
+    assert bodies[-1]["score_status"] == "unsupported"  # declined by that model: still named
     assert {b["model_version"] for b in bodies} == {model_id}
     session.expire_all()
     assert set(session.scalars(select(Message.model_version))) == {model_id}
+
+
+class FailingScorer(FakeScorer):
+    card_: dict[str, Any] = {"model_id": "failing@0123456789ab"}  # noqa: RUF012
+
+    def explain(self, texts: Sequence[str]) -> list[Explanation]:
+        raise RuntimeError("the model failed")
+
+
+def test_a_message_the_model_failed_on_names_the_model_and_none_without_a_model(
+    database_url: str, platform: dict[str, str], session: Session
+) -> None:
+    with _client(database_url, FailingScorer()) as client:
+        failed = _post(client, platform, text="can I get a refill")
+    with _client(database_url, None) as client:
+        no_model = _post(client, platform, text="can I get a refill", patient_id="p-2")
+    assert failed["score_status"] == no_model["score_status"] == "unscored"
+    assert failed["model_version"] == "failing@0123456789ab"
+    assert no_model["model_version"] is None
+    session.expire_all()
+    stored = {i: v for i, v in session.execute(select(Message.id, Message.model_version))}
+    assert stored == {failed["id"]: "failing@0123456789ab", no_model["id"]: None}
+    assert "unknown" not in stored.values()
 
 
 # --- patient window --------------------------------------------------------------------------

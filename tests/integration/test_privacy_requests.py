@@ -130,6 +130,8 @@ def test_export_holds_everything_about_the_patient_decrypted(db: Engine) -> None
     assert exported["patient_id"] == "p-export"
     texts = [m["text"] for m in exported["messages"]]
     assert len(texts) == 2 and "routine" in texts and texts[0].startswith("I want to end it mine")
+    # Each score traced to its model (FakeScorer's card names it), in the export too.
+    assert {m["model_version"] for m in exported["messages"]} == {"fake-1"}
     first_case = exported["messages"][0]["case"]
     assert first_case["note"] == note
     assert [e["action"] for e in first_case["events"]] == ["claim", "acknowledge", "resolve"]

@@ -110,7 +110,8 @@ def aggregate_day(
     histogram = np.histogram(np.clip(scores, 0.0, 1.0), bins=np.asarray(SCORE_BIN_EDGES))[0]
     resolved = [r.disposition for r in rows if r.tier == Tier.CRISIS and r.disposition]
     resolved = [d for d in resolved if d in _PPV_DENOMINATOR]
-    versions = Counter(r.model_version for r in rows if r.model_version)
+    scored_by = (r.model_version for r in rows if r.probability is not None and r.model_version)
+    versions = Counter(scored_by)  # the model that scored most of the day
     check = check_drift(reference, scores, flagged, bounds) if reference is not None else None
     row = session.get(DailyMonitoring, day)
     if row is None:

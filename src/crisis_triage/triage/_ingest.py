@@ -410,7 +410,9 @@ def _message_row(
         "threshold": score.threshold,
         "categories": list(score.categories),
         "reasons": reasons,
-        "model_version": version if score.status == SCORED else None,
+        # The model that was asked, also when it gave no score (it failed, or the language is
+        # one it does not cover): which model decided is always on record (None: none loaded).
+        "model_version": version,
         "score_error": score.error,
         "score_tier": score.tier,
         "final_scored_at": now if score.tier == FINAL else None,

@@ -132,6 +132,7 @@ def _message_dict(message: Message, case: Case | None, events: list[CaseEvent]) 
         "score_status": message.score_status,
         "probability": message.probability,
         "flagged": message.flagged,
+        "model_version": message.model_version,
         "categories": list(message.categories),
         "reasons": list(message.reasons),
         "case": None

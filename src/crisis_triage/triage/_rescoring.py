@@ -257,7 +257,9 @@ def _final_values(
     return values, tier, risk
 
 
-def _unsupported_values(message_id: int, score: Score, now: datetime) -> dict[str, Any]:
+def _unsupported_values(
+    message_id: int, score: Score, version: str, now: datetime
+) -> dict[str, Any]:
     """Not scored for its language: a person reads it, as at ingest, and it is never due."""
     return {
         "id": message_id,
@@ -267,7 +269,7 @@ def _unsupported_values(message_id: int, score: Score, now: datetime) -> dict[st
         "threshold": None,
         "categories": [],
         "reasons": RowBound(list(score.reasons), message_id),
-        "model_version": None,
+        "model_version": version,  # the model that declined it
         "score_tier": None,
         "final_scored_at": now,
         "semantic_due_at": None,
@@ -352,7 +354,7 @@ def store_results(
                 report.newly_flagged.append(job.message_id)
             continue
         if score is not None and score.status == UNSUPPORTED:
-            finals.append(_unsupported_values(job.message_id, score, now))
+            finals.append(_unsupported_values(job.message_id, score, version, now))
             report.finalised += 1
             continue
         error = "TextPurged" if score is None else (score.error or "ScoringFailed")
