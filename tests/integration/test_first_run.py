@@ -4,18 +4,20 @@ role of and resetting the password of a user from the command line and the admin
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from service_helpers import PASSWORD as SAM_PASSWORD
 from service_helpers import settings_for
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 # Fixtures from web_helpers, imported by name so that pytest finds them here.
 from web_helpers import db as db
-from web_helpers import log_in, post_form
+from web_helpers import log_in, make_client, post_form
 from web_helpers import users as users
 from web_helpers import web as web
 
@@ -163,3 +165,64 @@ def test_an_admin_resets_a_password_on_the_admin_page(
     log_in(web, "sam", NEW_PASSWORD)
     resets = [d for a, k, d in _audit_actions(sqlite_url) if a == "user.password_reset"]
     assert resets == [{"user_id": users["sam"]}]
+
+
+def test_an_admin_disables_re_enables_and_changes_a_role_on_the_admin_page(
+    web: TestClient, users: dict[str, int], sqlite_url: str
+) -> None:
+    sam = users["sam"]
+    with make_client(sqlite_url) as sams:
+        log_in(sams, "sam")
+        assert sams.get("/queue", follow_redirects=False).status_code == 200
+        log_in(web, "ada")
+        off = post_form(
+            web, "/admin", f"/admin/users/{sam}", {"role": "specialist", "active": "no"}
+        )
+        assert off.headers["location"] == "/admin?done=user_updated"  # type: ignore[attr-defined]
+        assert sams.get("/queue", follow_redirects=False).status_code == 303  # session ended
+    assert not _can_log_in(sqlite_url, "sam", SAM_PASSWORD)
+    assert 'class="inactive"' in web.get("/admin").text
+    post_form(web, "/admin", f"/admin/users/{sam}", {"role": "specialist", "active": "yes"})
+    assert _can_log_in(sqlite_url, "sam", SAM_PASSWORD)
+    post_form(web, "/admin", f"/admin/users/{sam}", {"role": "supervisor", "active": "yes"})
+    assert log_in(web, "sam").get("/supervisor").status_code == 200
+    updates = [(k, d) for a, k, d in _audit_actions(sqlite_url) if a == "user.update"]
+    assert updates == [
+        ("user", {"user_id": sam, "is_active": "true->false"}),
+        ("user", {"user_id": sam, "is_active": "false->true"}),
+        ("user", {"user_id": sam, "role": "specialist->supervisor"}),
+    ]
+
+
+def _readme_user_commands() -> list[tuple[list[str], bool]]:
+    """The README dashboard section's ``crisis-triage users`` lines, in order, as (arguments,
+    whether the password comes on stdin); the commands its comments name are added."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The dashboard") :]
+    block = section[section.index("```sh") : section.index("```\n", section.index("```sh") + 5)]
+    found = []
+    for line in block.splitlines():
+        command, _, comment = line.partition("#")
+        piped, _, command = command.rpartition("| ")
+        words = shlex.split(command)
+        if words[:2] == ["crisis-triage", "users"]:
+            found.append((words[1:], bool(piped)))
+        if "also: enable, set-role alice supervisor" in comment:
+            found += [(["users", "enable", "alice"], False)]
+            found += [(["users", "set-role", "alice", "supervisor"], False)]
+    return found
+
+
+def test_the_readmes_user_commands_work_as_written(fresh_sqlite: str) -> None:
+    commands = _readme_user_commands()
+    piped = [args for args, stdin in commands if stdin]
+    assert ["users", "add", "alice", "--role", "specialist", "--password-stdin"] in piped
+    assert ["users", "reset-password", "alice", "--password-stdin"] in piped
+    for args, stdin in commands:
+        # A script pipes the password once; at a terminal the command asks for it twice.
+        given = f"{PASSWORD}\n" if stdin else f"{PASSWORD}\n{PASSWORD}\n"
+        code, said = _cli(*args, stdin=given)
+        assert code == 0, (args, said)
+        assert PASSWORD not in said
+    listed = _cli("users", "list")[1]
+    assert "root\tadmin\tactive" in listed and "alice\tsupervisor\tactive" in listed
