@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from web_helpers import SECRET_TEXT, log_in, post_form, send
 
@@ -14,6 +15,15 @@ from web_helpers import db as db
 from web_helpers import platform as platform
 from web_helpers import users as users
 from web_helpers import web as web
+
+from crisis_triage.web import (
+    _pages_admin,
+    _pages_auth,
+    _pages_care,
+    _pages_case,
+    _pages_queue,
+    _pages_supervisor,
+)
 
 _REFERENCE = re.compile(r"""(?:src|href|action|content)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _CSS_URL = re.compile(r"""url\(\s*["']?([^"')]+)""")
@@ -57,17 +67,34 @@ def test_api_docs_load_everything_from_the_service(web: TestClient) -> None:
     assert any(r.startswith("/docs/assets/") for r in redoc_refs)
 
 
-def test_no_dashboard_page_or_asset_refers_to_another_host(
+def _page_paths(ids: dict[str, str]) -> set[str]:
+    """Every GET route of the dashboard's page modules (as ``web.create_app`` mounts them), its
+    path parameters filled from ``ids``, and the API docs: a page added later is checked too."""
+    modules = (_pages_auth, _pages_queue, _pages_case, _pages_care, _pages_supervisor, _pages_admin)
+    routes = [r for module in modules for r in module.router.routes]
+    found = {r.path.format(**ids) for r in routes if isinstance(r, APIRoute) and "GET" in r.methods}
+    return found | {"/docs", "/redoc"}
+
+
+def test_no_page_of_the_service_or_asset_refers_to_another_host(
     web: TestClient, platform: dict[str, str]
 ) -> None:
-    case_id = send(web, platform, SECRET_TEXT)
+    case_id = send(web, platform, SECRET_TEXT, patient="p-1")
     pages = {"/login": web.get("/login").text}
     log_in(web, "ada")
     post_form(web, f"/cases/{case_id}", f"/cases/{case_id}/claim", {})
-    for path in ("/queue", f"/cases/{case_id}", "/supervisor", "/admin"):
+    plan = {"reasons_for_living": "my kids", "warning_signs": "not sleeping", "language": "en"}
+    post_form(web, "/patients/p-1", "/patients/p-1/safety-plan", plan)
+    paths = _page_paths({"case_id": str(case_id), "patient_id": "p-1"})
+    expected = {"/queue", f"/cases/{case_id}", "/supervisor", "/admin", "/follow-ups"}
+    expected |= {"/patients/p-1", "/patients/p-1/safety-plan/print", "/docs", "/redoc"}
+    assert expected <= paths, expected - paths
+    for path in sorted(paths):
         reply = web.get(path)
         assert reply.status_code == 200, path
-        pages[path] = reply.text
+        if reply.headers["content-type"].startswith("text/html"):
+            pages[path] = reply.text
+    assert expected <= set(pages)
     assets = {r for body in pages.values() for r in _references(body) if r.startswith("/static/")}
     assert any(a.endswith(".css") for a in assets) and any(a.endswith(".js") for a in assets)
     for path, body in pages.items():

@@ -1,4 +1,5 @@
-"""``make test`` says exactly how to run the browser tests when it has to skip them."""
+"""``make test`` says exactly how to run the browser tests when it has to skip them; ``make serve``
+takes PORT= and HOST=."""
 
 from __future__ import annotations
 
