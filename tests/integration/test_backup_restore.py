@@ -207,3 +207,22 @@ def test_production_refuses_to_generate_a_development_key(
     code, output = _run("serve")
     assert code == 2 and "CRISIS_TRIAGE_ENCRYPTION_KEYS" in output
     assert no_server == [] and not Path(f"{database}.dev-keys").exists()
+
+
+@pytest.mark.parametrize("variable", ["CRISIS_TRIAGE_ENVIRONMENT", "CRISIS_TRIAGE_ENV"])
+def test_production_refuses_a_development_key_made_earlier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_server: list[object], variable: str
+) -> None:
+    """A dev key left from a trial run is refused too, by `serve` and by the app factory."""
+    database = tmp_path / "trial" / "triage.db"
+    _use(monkeypatch, database, keys=None)
+    assert _run("db", "upgrade")[0] == 0  # development: makes the dev key
+    dev_key = Path(f"{database}.dev-keys")
+    assert dev_key.is_file()
+    monkeypatch.setenv(variable, "production")
+    monkeypatch.setenv("CRISIS_TRIAGE_SECRET_KEY", "a-real-secret-for-this-test-only")
+    code, output = _run("serve")
+    assert code == 2 and "CRISIS_TRIAGE_ENCRYPTION_KEYS" in output
+    assert no_server == []
+    with pytest.raises(ValueError, match="CRISIS_TRIAGE_ENCRYPTION_KEY"):
+        Settings(worker_enabled=False, load_model=False)
