@@ -62,6 +62,7 @@ def test_an_escalated_case_reads_as_waiting_and_a_supervisor_claims_it(
 
     log_in(web, "sue")
     board = web.get("/supervisor").text
+    assert board.index("<h2") == board.index('<h2 id="esc-h"')  # on top of the page
     waiting = board[board.index('id="esc-h"') : board.index('id="today-h"')]
     assert f"Case {case_id}" in waiting and reason in waiting and "sam" in waiting
     assert f'action="/cases/{case_id}/claim"' in waiting

@@ -296,6 +296,14 @@ def test_benchmark_without_shared_data_fails_naming_the_path(tmp_path: Path) -> 
     assert not (tmp_path / "out").exists()
 
 
+def test_the_readme_says_where_the_shared_data_folder_lives() -> None:
+    """Its commands name ``../shared/data``; a sentence before the first says what that is."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    explained = readme.index("`../shared/data` below is the project's shared data folder")
+    assert readme.index("../shared/data") >= explained
+    assert "<workspace>/shared/data" in readme[explained : explained + 400]
+
+
 def _shared_data(root: Path) -> Path:
     (root / "reference").mkdir(parents=True)
     lexicon = "Suicidal Thoughts,Suicide Methods\nSuicide,Overdose\nkill myself,\n"
