@@ -29,6 +29,10 @@ from crisis_triage.triage import (
 
 CrisisType = Literal["SI", "HI", "NSSI", "DV", "OD"]
 PRIORITY_NAMES = {Tier.CRISIS: "crisis", Tier.REVIEW_NOW: "review_now", Tier.ROUTINE: "routine"}
+MODEL_VERSION_HELP = (
+    "the model that scored the message (name@ the first 12 hex digits of its file's SHA-256), or "
+    "that was asked and gave no score; null: no model was loaded"
+)
 Priority = Literal["crisis", "review_now", "routine"]
 ScoreTier = Literal["fast", "final"] | None
 FinalScoringOut = Literal["pending", "done", "failed"]
@@ -103,7 +107,7 @@ class MessageResult(BaseModel):
     categories: list[str]
     reasons: list[str]
     priority: Priority
-    model_version: str | None
+    model_version: str | None = Field(description=MODEL_VERSION_HELP)
     received_at: datetime
     score_tier: ScoreTier = Field(
         description="fast: a preliminary score, the semantic check is pending; null: unscored"
@@ -204,7 +208,7 @@ class MessageOut(BaseModel):
     threshold: float | None
     categories: list[str]
     reasons: list[str]
-    model_version: str | None
+    model_version: str | None = Field(description=MODEL_VERSION_HELP)
     score_tier: ScoreTier = Field(description="fast: preliminary, the semantic check is pending")
     final_scoring: FinalScoringOut = Field(
         description="failed: the final score could not be computed; the fast-tier score is shown"
