@@ -105,6 +105,7 @@ def test_the_worker_applies_the_language_rule_to_messages_left_unscored(
     with sessions() as session:
         french, english = ingest(session, None, items, policy)
     assert french.score_status == english.score_status == "unscored"
+    assert french.model_version is english.model_version is None  # no model at ingest
     scorer = TwoTierWindowScorer()
 
     report = rescore_pending(sessions, scorer, policy)
@@ -122,4 +123,6 @@ def test_the_worker_applies_the_language_rule_to_messages_left_unscored(
         ]
         assert fr_case.tier == Tier.REVIEW_NOW
         assert (en.score_status, en.score_tier, en.language) == ("scored", "final", "en")
+        # Both name the worker's model: the one that scored, and the one that declined.
+        assert fr.model_version == en.model_version == "window-fake@0123456789ab"
     assert rescore_pending(sessions, scorer, policy).leased == 0
