@@ -87,9 +87,34 @@ def test_clone_and_get_params_round_trip() -> None:
     assert set(twin.get_params()) == set(detector.get_params())
 
 
-def test_bad_parameters_are_refused_at_fit() -> None:
-    with pytest.raises(ValueError, match="cv"):
-        small_detector(cv=1).fit(TEXTS, LABELS)
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cv": 1}, "cv"),
+        ({"stack_outside_calibration_weight": 1.5}, "stack_outside_calibration_weight"),
+        ({"semantic_outside_calibration_weight": -0.1}, "semantic_outside_calibration_weight"),
+    ],
+)
+def test_bad_parameters_are_refused_at_fit(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        small_detector(**overrides).fit(TEXTS, LABELS)
+
+
+def test_rows_outside_calibration_at_weight_0_teach_the_encoder_model_nothing() -> None:
+    """At weight 0 the encoder model learns from the calibration rows only: relabelling every
+    row outside them leaves it exactly as it was; at weight 1 they count."""
+    calibrate_on = np.arange(len(TEXTS)) % 3 != 0
+    relabelled = np.where(calibrate_on, LABELS, 1 - np.asarray(LABELS))
+
+    def coefficients(weight: float) -> list[np.ndarray]:
+        detector = small_detector(semantic_outside_calibration_weight=weight)
+        return [
+            clone(detector).fit(TEXTS, labels, calibrate_on=calibrate_on).semantic_model_.coef_
+            for labels in (LABELS, relabelled)
+        ]
+
+    np.testing.assert_allclose(*coefficients(0.0))
+    assert not np.allclose(*coefficients(1.0))
 
 
 def test_unfitted_detector_refuses_to_score() -> None:

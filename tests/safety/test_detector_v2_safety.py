@@ -56,9 +56,10 @@ def scored() -> Scored:
 KNOWN_GAPS_FILE = Path(__file__).with_name("suites") / "known_gaps_v2.yaml"
 KNOWN_GAPS: dict[str, list[str]] = yaml.safe_load(KNOWN_GAPS_FILE.read_text("utf-8")) or {}
 # Share of each suite the shipped model may get wrong before the suite itself fails. Raised
-# from 0.12 to 0.20 for must_flag with the stacker that learns mostly from dev rows: it misses
-# 19 of 104 suite crises (11 before), most just under the threshold, and flags 2.6 times fewer
-# messages at the same held-out sensitivity (docs/detector-v2.md, "Stacker rows").
+# from 0.12 to 0.20 for must_flag when the stacker began to learn mostly from dev rows: the
+# model misses 17 of 104 suite crises (11 when written examples counted fully), most just under
+# the threshold, and flags about 2.8 times fewer messages at the same held-out sensitivity
+# (docs/detector-v2.md, "Stacker rows").
 MAX_GAP_SHARE = {"must_flag": 0.20, "must_not_flag": 0.25}
 
 

@@ -94,9 +94,10 @@ def _balanced(y: np.ndarray, w: np.ndarray) -> np.ndarray:
 class BaseModels:
     """The three base models fitted on a set of rows; log-odds for any rows."""
 
-    def __init__(self, est: Any, inputs: Inputs, target_rows: np.ndarray):
+    def __init__(self, est: Any, inputs: Inputs, target_rows: np.ndarray, calibrate_on: np.ndarray):
         self.est = est
         self.inputs = inputs
+        self.calibrate_on = calibrate_on
         self.target_position = {int(r): i for i, r in enumerate(target_rows)}
 
     def fit(
@@ -116,11 +117,17 @@ class BaseModels:
         if inputs.semantic is not None:
             sem_rows = rows[target[rows]]
             positions = [self.target_position[int(r)] for r in sem_rows]
+            # Target rows outside the calibration rows (our written examples, half of them
+            # crises, shorter and plainer than patient messages) can count for less, so the
+            # encoder model learns meaning more than the written examples' style.
+            outside = np.where(
+                self.calibrate_on[sem_rows], 1.0, est.semantic_outside_calibration_weight
+            )
             models["semantic"] = _fit(
                 _logistic(est.embedding_C),
                 inputs.semantic[positions],
                 y[sem_rows],
-                _balanced(y[sem_rows], w[sem_rows]),
+                _balanced(y[sem_rows], w[sem_rows] * outside),
             )
         return models
 
@@ -155,7 +162,7 @@ def fit_stack(
     """Out-of-fold base scores for the target rows, both stackers, calibrators, thresholds."""
     notes: list[str] = []
     target_rows = np.flatnonzero(target)
-    base = BaseModels(est, inputs, target_rows)
+    base = BaseModels(est, inputs, target_rows, calibrate_on)
     folds = StratifiedKFold(est.cv, shuffle=True, random_state=est.random_state)
     background = np.flatnonzero(~target)
     oof: dict[str, np.ndarray] = {m: np.zeros(len(target_rows)) for m in FULL_MEMBERS}

@@ -64,7 +64,9 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
     """
 
     _TRANSIENT = ("_cache", "oof_")  # out-of-fold scores are for the card, not the file
-    stack_outside_calibration_weight = 1.0  # what models saved before it existed did
+    # What models saved before these parameters existed did.
+    stack_outside_calibration_weight = 1.0
+    semantic_outside_calibration_weight = 1.0
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
         embedding_C: float = 1.0,
         stack_C: float = 1.0,
         stack_outside_calibration_weight: float = 1.0,
+        semantic_outside_calibration_weight: float = 1.0,
         fast_encoder: str = "static-e5-v1",
         full_encoder: str | None = "e5-small-q4",
         cv: int = 5,
@@ -94,6 +97,7 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
         self.embedding_C = embedding_C
         self.stack_C = stack_C
         self.stack_outside_calibration_weight = stack_outside_calibration_weight
+        self.semantic_outside_calibration_weight = semantic_outside_calibration_weight
         self.fast_encoder = fast_encoder
         self.full_encoder = full_encoder
         self.cv = cv
@@ -183,6 +187,10 @@ class StackedDetector(TextDetectorMixin, ClassifierMixin, BaseEstimator):  # typ
             (
                 0 <= self.stack_outside_calibration_weight <= 1,
                 "stack_outside_calibration_weight must be in [0, 1]",
+            ),
+            (
+                0 <= self.semantic_outside_calibration_weight <= 1,
+                "semantic_outside_calibration_weight must be in [0, 1]",
             ),
         ]
         for ok, message in checks:
