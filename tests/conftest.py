@@ -8,6 +8,7 @@ patient texts (``phi.phi_texts()``); the run fails if one is there.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,10 @@ from log_scan import LogCollector, describe, find_leaks
 from phi import phi_texts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# CRISIS_TRIAGE_SHARED_DATA points a worktree or a clone elsewhere at the shared data.
+SHARED_DATA = Path(
+    os.environ.get("CRISIS_TRIAGE_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data"
+)
 SUITE_LOG = REPO_ROOT / "test-artifacts" / "test-suite.log"
 
 _collector = LogCollector()

@@ -296,6 +296,15 @@ def test_benchmark_without_shared_data_fails_naming_the_path(tmp_path: Path) -> 
     assert not (tmp_path / "out").exists()
 
 
+def test_benchmark_looks_where_crisis_triage_shared_data_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRISIS_TRIAGE_SHARED_DATA", str(tmp_path / "elsewhere"))
+    result = runner.invoke(app, ["benchmark", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path / "elsewhere") in result.output
+
+
 def test_the_readme_says_where_the_shared_data_folder_lives() -> None:
     """Its commands name ``../shared/data``; a sentence before the first says what that is."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")

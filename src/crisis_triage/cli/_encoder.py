@@ -33,7 +33,10 @@ def build_static(
         Path, typer.Option("-o", "--output", help="Table file to write (.npz; card beside it).")
     ] = STATIC_TABLE_PATH,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Folder with train.csv.gz (default: ../shared/data).")
+        Path | None,
+        typer.Option(
+            help="Folder with train.csv.gz (default: $CRISIS_TRIAGE_SHARED_DATA or ../shared/data)."
+        ),
     ] = None,
     min_count: Annotated[int, typer.Option(help="Keep training words seen this often.")] = 3,
     dim: Annotated[int, typer.Option(help="Dimensions after PCA.")] = 256,

@@ -249,9 +249,13 @@ def compare(
 
 @app.command()
 def benchmark(
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="The shared data folder.")] = Path(
-        "../shared/data"
-    ),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="The shared data folder (default: $CRISIS_TRIAGE_SHARED_DATA or ../shared/data).",
+        ),
+    ] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Results folder.")] = Path(
         "benchmarks/results"
     ),
@@ -271,6 +275,10 @@ def benchmark(
     """The standard comparison on the shared development sets (exit 2, naming the path it looked
     for, when the data is absent)."""
     ev = _evaluation()
+    if data_dir is None:
+        from crisis_triage.training import default_data_dir
+
+        data_dir = default_data_dir()
     needed = [data_dir / f"{stem}.csv.gz" for stem in ev.BENCHMARK_FILES]
     needed += [data_dir / "reference" / "cmd1_lexicon_swaminathan2023.csv"]
     missing = [p for p in needed if not p.is_file()]

@@ -116,7 +116,10 @@ def train_command(
 @app.command("train-default")
 def train_default_command(
     data_dir: Annotated[
-        Path | None, typer.Option(help="Folder with train.csv.gz (default: ../shared/data).")
+        Path | None,
+        typer.Option(
+            help="Folder with train.csv.gz (default: $CRISIS_TRIAGE_SHARED_DATA or ../shared/data)."
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option(help="Where to write (default: the bundled model).")

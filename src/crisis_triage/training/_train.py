@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,8 +89,14 @@ KNOWN_WEAKNESSES = (
 )
 
 
+SHARED_DATA_ENV = "CRISIS_TRIAGE_SHARED_DATA"
+
+
 def default_data_dir() -> Path:
-    """``../shared/data`` next to the repository this package was installed from."""
+    """``$CRISIS_TRIAGE_SHARED_DATA`` when set (a worktree or a copy elsewhere), else
+    ``../shared/data`` next to the repository this package was installed from."""
+    if configured := os.environ.get(SHARED_DATA_ENV):
+        return Path(configured)
     return Path(crisis_triage.__file__).resolve().parents[2].parent / "shared" / "data"
 
 
