@@ -12,9 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from crisis_triage.detector import Explanation
+from crisis_triage.detector import Explanation, ReasonItem
 
 _keys = count(1)
+
+
+def rendered_items(stored: Any) -> list[str]:
+    """A stored message's reason items (``messages.reason_items``) rendered as text: what its
+    reason strings must read, wherever the two were written."""
+    assert stored.reason_items is not None, "no reason items were stored"
+    return [ReasonItem.from_dict(item).render() for item in stored.reason_items]
 
 
 class FakeScorer:

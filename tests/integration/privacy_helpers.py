@@ -11,6 +11,7 @@ from service_helpers import Factory
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from crisis_triage.detector import Scorer
 from crisis_triage.storage import KeyRing, generate_key_line, make_engine
 from crisis_triage.triage import (
     Action,
@@ -51,8 +52,10 @@ def send(
     *,
     patient_id: str = "patient-1",
     sent_at: datetime | None = None,
+    scorer: Scorer | None = None,
 ) -> list[int]:
-    """Ingest ``texts`` (flagged if they say "end it"); returns their case ids."""
+    """Ingest ``texts`` (flagged if they say "end it", unless ``scorer`` says otherwise);
+    returns their case ids."""
     sent = sent_at or datetime.now(UTC) - timedelta(minutes=5)
     items = [
         IncomingMessage(
@@ -66,7 +69,7 @@ def send(
         )
         for body in texts
     ]
-    return [r.case_id for r in ingest(session, FakeScorer(), items, POLICY)]
+    return [r.case_id for r in ingest(session, scorer or FakeScorer(), items, POLICY)]
 
 
 def specialist(session: Session) -> Actor:

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer, message
 from service_helpers import Factory
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from crisis_triage.cli import app
@@ -76,7 +76,7 @@ def test_backup_then_restore_into_an_empty_directory_gives_back_every_message(
     backup = tmp_path / "backups" / "triage-backup.db"
     code, output = _run("db", "backup", str(backup))
     assert code == 0, output
-    assert "site-2026 (10 values)" in output  # text and reasons of 5 messages
+    assert "site-2026 (15 values)" in output  # text, reasons and reason items of 5 messages
     assert "without them it is unreadable" in output
     assert backup.stat().st_mode & 0o077 == 0  # owner-only, like the key files
 
@@ -161,6 +161,20 @@ def test_check_keys_names_what_is_missing(live: str, monkeypatch: pytest.MonkeyP
     check = check_keys(engine)
     engine.dispose()
     assert check.ok and check.values_by_key["site-2026"] >= len(TEXTS)
+
+
+def test_check_keys_reads_the_reason_items_too(live: str) -> None:
+    """Every encrypted column is checked: reason items written under a key nobody configured
+    are named, even when every other value opens."""
+    lost = make_engine(live, keyring=KeyRing.parse(generate_key_line("lost")))
+    with make_session_factory(lost)() as session:
+        session.execute(update(Message).values(reason_items=[{"kind": "note", "text": "x"}]))
+        session.commit()
+    lost.dispose()
+    engine = make_engine(live, keyring=KeyRing.parse(KEY))
+    check = check_keys(engine)
+    engine.dispose()
+    assert (check.missing, check.values_by_key["lost"]) == (["lost"], len(TEXTS))
 
 
 @pytest.fixture

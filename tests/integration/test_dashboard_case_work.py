@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer, RaisingScorer
 from service_helpers import Factory, settings_for
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 from web_helpers import SECRET_TEXT, Audits, log_in, post_form, send
 
@@ -23,7 +23,14 @@ from web_helpers import web as web
 
 from crisis_triage.detector import Explanation
 from crisis_triage.lexicon import LexiconHit
-from crisis_triage.storage import CaseEvent, make_engine, make_session_factory, utcnow
+from crisis_triage.storage import (
+    Case,
+    CaseEvent,
+    Message,
+    make_engine,
+    make_session_factory,
+    utcnow,
+)
 from crisis_triage.triage import TriagePolicy, escalate_overdue
 from crisis_triage.web import create_app
 
@@ -189,3 +196,91 @@ def test_reasons_with_apostrophes_are_rows_not_raw_text(
     assert '<tr><td>“can&#39;t go”</td><td class="num">+0.31</td>' in why
     assert "lexicon SI:" not in why and "ngram &#39;" not in why  # no reason left as raw text
     assert '<p class="muted">' not in why
+
+
+def _why(client: TestClient, case_id: int) -> str:
+    page = client.get(f"/cases/{case_id}").text
+    return page[page.index('id="why-h"') : page.index('id="hist-h"')]
+
+
+def _set_message(sqlite_url: str, case_id: int, **values: object) -> None:
+    """Rewrite the stored message of ``case_id`` (through the column types: encrypted)."""
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as session:
+        message_id = session.scalar(select(Case.message_id).where(Case.id == case_id))
+        session.execute(update(Message).where(Message.id == message_id).values(**values))
+        session.commit()
+    engine.dispose()
+
+
+def test_the_case_page_reads_the_reasons_stored_as_data(
+    sqlite_url: str, users: dict[str, int]
+) -> None:
+    """Rows come from the items stored at scoring time, not from taking the strings apart; a
+    row stored before the items were (NULL) is read from its strings."""
+    app = create_app(settings_for(sqlite_url), scorer=ApostropheScorer())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        engine = make_engine(sqlite_url)
+        with make_session_factory(engine)() as session:
+            key = Factory(session).api_key("messages:write")
+        engine.dispose()
+        new, old = (send(client, key, f"I can't go on {n}") for n in ("new", "old"))
+        log_in(client, "sam")
+        # The strings no longer say what the items say: the page follows the items.
+        _set_message(sqlite_url, new, reasons=["something else entirely"])
+        why = _why(client, new)
+        assert '<li><span class="chip">SI</span> “can&#39;t go on”</li>' in why
+        assert '<tr><td>“i&#39;m”</td><td class="num">+0.52</td>' in why
+        assert "something else entirely" not in why
+        # Stored before migration 0014: no items, the strings are taken apart as before.
+        _set_message(sqlite_url, old, reason_items=None)
+        why = _why(client, old)
+        assert '<li><span class="chip">SI</span> “can&#39;t go on”</li>' in why
+        assert '“won&#39;t wake up” <span class="muted">did not count' in why
+        assert '<tr><td>“can&#39;t go”</td><td class="num">+0.31</td>' in why
+        assert '<p class="muted">' not in why
+
+
+class PhraseScorer(FakeScorer):
+    """Detector v2's explanation: phrases, the risk sentence and the evidence."""
+
+    def explain(self, texts: Sequence[str]) -> list[Explanation]:
+        hit = LexiconHit("si-im-done", "SI", "i'm done", 0, 8, annotations=(("p1", "past"),))
+        return [
+            Explanation(
+                0.9,
+                True,
+                0.5,
+                ("SI",),
+                (hit,),
+                (("i'm done", 1.25), ("don't", -0.4)),
+                sentence=(0, 13),
+                tier="fast",
+                evidence={"ngrams": 1.5, "static": 0.25},
+                notes=("scored by the fast tier",),
+            )
+            for _ in texts
+        ]
+
+
+def test_phrases_of_detector_v2_are_rows_and_the_evidence_a_line(
+    sqlite_url: str, users: dict[str, int]
+) -> None:
+    app = create_app(settings_for(sqlite_url), scorer=PhraseScorer())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        engine = make_engine(sqlite_url)
+        with make_session_factory(engine)() as session:
+            key = Factory(session).api_key("messages:write")
+        engine.dispose()
+        case_id = send(client, key, "I'm done, ok? don't call")
+        log_in(client, "sam")
+        page = client.get(f"/cases/{case_id}").text
+    why = page[page.index('id="why-h"') : page.index('id="hist-h"')]
+    assert '“i&#39;m done” <span class="muted">[past: p1]</span>' in why
+    assert '<tr><td>“i&#39;m done”</td><td class="num">+1.25</td>' in why
+    assert '<tr><td>“don&#39;t”</td><td class="num">-0.40</td>' in why
+    assert "“I&#39;m done, ok?”" in why  # the risk sentence
+    assert '<p class="muted">evidence (log-odds before weighing): word patterns +1.50' in why
+    assert '<p class="muted">scored by the fast tier</p>' in why
+    assert "phrase &#39;" not in why and "risk sentence: characters" not in why
+    assert "<mark>I&#39;m done</mark>" in page

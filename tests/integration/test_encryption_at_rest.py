@@ -7,17 +7,20 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from privacy_helpers import engine_with, key_line, raw_values, secret_text, send, specialist, work
+from service_fakes import FakeScorer
 from service_helpers import Factory, empty_tables, settings_for
 from sqlalchemy import Engine, make_url, select
 
+from crisis_triage.detector import Explanation
 from crisis_triage.governance import AuditActor
+from crisis_triage.lexicon import LexiconHit
 from crisis_triage.service import create_app
 from crisis_triage.storage import (
     INTEGRITY_ERROR_TEXT,
@@ -33,6 +36,7 @@ LONG_AGO = datetime.now(UTC) - timedelta(days=100)
 ENCRYPTED = [
     ("messages", "text"),
     ("messages", "reasons"),
+    ("messages", "reason_items"),
     ("messages", "demographics"),
     ("cases", "note"),
     ("case_events", "note"),
@@ -244,4 +248,56 @@ def test_plaintext_written_behind_the_applications_back_is_an_integrity_error(
         items = list_queue(session)[0]
         assert [item.case_id for item in items] == [case_id]
         assert session.scalar(select(Message.text)) == INTEGRITY_ERROR_TEXT
+    engine.dispose()
+
+
+class QuotingScorer(FakeScorer):
+    """Reasons that quote the message, as real ones do: its last word in a matched term and in
+    a phrase (with apostrophes)."""
+
+    def explain(self, texts: Sequence[str]) -> list[Explanation]:
+        out = []
+        for body in texts:
+            word = body.split()[-1]
+            hit = LexiconHit("si-x", "SI", f"i'm {word}", 0, len(word) + 4)
+            out.append(Explanation(0.9, True, 0.5, ("SI",), (hit,), ((f"{word}'s", 1.2),)))
+        return out
+
+
+def test_reasons_quoting_the_text_are_encrypted_in_both_columns(
+    sqlite_file: tuple[str, Path],
+) -> None:
+    url, path = sqlite_file
+    engine = engine_with(url, "k1")
+    body = secret_text("quoted")
+    fragment = body.split()[-1]
+    with make_session_factory(engine)() as session:
+        send(session, [body], scorer=QuotingScorer())
+    assert fragment.encode() not in _file_bytes(path)
+    for column in ("reasons", "reason_items"):
+        (stored,) = raw_values(engine, "messages", column)
+        assert stored.lstrip('"').startswith("ct2:k1:"), column
+    with make_session_factory(engine)() as session:
+        message = session.scalars(select(Message)).one()
+        assert message.reasons == [
+            f"lexicon SI:si-x 'i'm {fragment}'",
+            f"ngram '{fragment}'s' +1.20",
+        ]
+        assert message.reason_items is not None
+        assert [item.get("term") for item in message.reason_items] == [
+            f"i'm {fragment}",
+            f"{fragment}'s",
+        ]
+    engine.dispose()
+
+
+def test_reasons_copied_into_the_reason_items_column_do_not_open(database_url: str) -> None:
+    """The items are sealed under their own associated data (``messages.reason_items``)."""
+    engine = engine_with(database_url, "k1")
+    with make_session_factory(engine)() as session:
+        send(session, [secret_text()])
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE messages SET reason_items = reasons")
+        assert session.scalar(select(Message.reasons)) == ["ngram 'end it' +1.50"]
+        assert session.scalar(select(Message.reason_items)) is None  # not readable as items
     engine.dispose()

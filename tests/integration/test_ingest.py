@@ -137,6 +137,7 @@ def test_nothing_is_lost_when_scoring_fails(
     assert body["reasons"][0].startswith("unscored: review now")
     stored = session.get(Message, body["id"])
     assert stored is not None and stored.text == secret_text
+    assert stored.reason_items == [{"kind": "note", "text": body["reasons"][0]}]
     alert = session.scalar(select(Alert).where(Alert.kind == "operator"))
     assert alert is not None and body["id"] in alert.payload["message_ids"]
     queue_headers = factory.headers()  # type: ignore[attr-defined]

@@ -100,6 +100,7 @@ def test_a_message_in_an_uncovered_language_is_queued_for_a_person_unscored(
     assert french["reasons"] == ["language not supported (detected: fr): review by a person"]
     stored = session.get(Message, french["id"])
     assert stored is not None and stored.text == FRENCH and stored.language == "fr"
+    assert stored.reason_items == [{"kind": "note", "text": french["reasons"][0]}]
     assert routine["language"] == "en" and routine["score_status"] == "scored"
     items, _total = list_queue(session)
     assert [i.case_id for i in items] == [french["case_id"], routine["case_id"]]

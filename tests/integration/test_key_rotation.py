@@ -18,6 +18,7 @@ from crisis_triage.storage import upgrade as migrate
 COLUMNS = [
     ("messages", "text"),
     ("messages", "reasons"),
+    ("messages", "reason_items"),
     ("messages", "demographics"),
     ("cases", "note"),
     ("case_events", "note"),

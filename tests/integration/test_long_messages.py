@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 from fastapi.testclient import TestClient
-from service_fakes import FakeScorer, TwoTierScorer, message
+from service_fakes import FakeScorer, TwoTierScorer, message, rendered_items
 from service_helpers import Factory, settings_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -74,6 +74,11 @@ def test_a_long_message_is_stored_whole_and_queued_for_a_person(
     assert body["reasons"][-1] == REASON
     stored, tier = _stored(session, body["id"])
     assert stored.text == letter
+    assert rendered_items(stored) == body["reasons"]
+    assert stored.reason_items is not None and stored.reason_items[-1] == {
+        "kind": "note",
+        "text": REASON,
+    }
     assert stored.text_length == LENGTH
     assert tier == Tier.REVIEW_NOW
     assert scorer.seen and max(len(text) for text in scorer.seen) == MAX_SCORED_CHARS

@@ -72,6 +72,7 @@ def test_retention_purges_text_of_old_resolved_cases_only(db: Engine) -> None:
     with make_session_factory(db)() as session:
         expired, kept, bodies = _old_resolved_and_open(session)
         before = response_times(session, days=500, now=NOW).to_dict()
+        assert _message_of(session, expired[0]).reason_items  # there is something to purge
         dry = purge_expired_text(session, days=365, dry_run=True)
         assert (dry.messages, dry.case_notes, dry.event_notes) == (2, 2, 4)
         assert _message_of(session, expired[0]).text == bodies[0]
@@ -82,6 +83,7 @@ def test_retention_purges_text_of_old_resolved_cases_only(db: Engine) -> None:
         for case_id in expired:
             message = _message_of(session, case_id)
             assert message.text == "" and message.reasons == []
+            assert message.reason_items == []  # the reasons as data go with their strings
             assert message.text_purged_at is not None
             # Metadata and labels stay for metrics.
             assert message.text_length > 0 and message.probability is not None
@@ -91,6 +93,7 @@ def test_retention_purges_text_of_old_resolved_cases_only(db: Engine) -> None:
             assert set(notes) == {None}
         for case_id, body in zip(kept, bodies[2:], strict=True):
             assert _message_of(session, case_id).text == body
+            assert _message_of(session, case_id).reason_items
             assert _message_of(session, case_id).text_purged_at is None
         assert response_times(session, days=500, now=NOW).to_dict() == before
         labelled = [row for chunk in iter_labels(session) for row in chunk["uid"]]
@@ -136,6 +139,11 @@ def test_export_holds_everything_about_the_patient_decrypted(db: Engine) -> None
     assert first_case["note"] == note
     assert [e["action"] for e in first_case["events"]] == ["claim", "acknowledge", "resolve"]
     assert exported["replies"][0]["text"].startswith("If you are in danger")
+    # The reasons, as text and as the data stored beside it.
+    assert exported["messages"][0]["reasons"] == ["ngram 'end it' +1.50"]
+    assert exported["messages"][0]["reason_items"] == [
+        {"kind": "ngram", "term": "end it", "weight": 1.5}
+    ]
     assert "theirs" not in json.dumps(exported)
 
 
@@ -146,6 +154,7 @@ def test_erasure_removes_text_and_identity_and_keeps_deidentified_metrics(db: En
         (other,) = send(session, [secret_text("other")], patient_id="p-keep")
         with pytest.raises(ConflictError, match="still open"):
             erase_patient(session, "p-erase", actor=AuditActor.cli())
+        assert all(_message_of(session, case_id).reason_items for case_id in case_ids)
         report = erase_patient(session, "p-erase", actor=AuditActor.cli(), force=True)
         assert (report.messages, report.open_cases) == (2, 1)
         session.expire_all()
@@ -156,6 +165,7 @@ def test_erasure_removes_text_and_identity_and_keeps_deidentified_metrics(db: En
         assert len(erased) == 2
         for message in erased:
             assert message.text == "" and message.demographics is None
+            assert message.reasons == [] and message.reason_items == []
             assert "p-erase" not in message.idempotency_key
             assert message.text_sha256 == "0" * 64 and message.probability is not None
         assert session.get(Case, case_ids[0]).disposition is not None  # type: ignore[union-attr]

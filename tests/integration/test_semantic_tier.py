@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_fakes import FailingFastScorer, FakeScorer, TwoTierScorer, message
+from service_fakes import FailingFastScorer, FakeScorer, TwoTierScorer, message, rendered_items
 from service_helpers import Factory, settings_for
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -147,6 +147,17 @@ def test_crossing_the_threshold_in_the_final_tier_raises_exactly_one_alert(
     assert case["risk"] == pytest.approx(0.91)
     raw = session.execute(text("SELECT reasons FROM messages WHERE id = :id"), {"id": hidden["id"]})
     assert "tonight" not in str(raw.scalar_one())  # the final reasons are encrypted at rest
+    # The final reasons as data too, replacing the fast tier's (encrypted like the strings).
+    session.expire_all()
+    final = session.get(Message, hidden["id"])
+    assert final is not None and rendered_items(final) == case["message"]["reasons"]
+    assert {"kind": "ngram", "term": "tonight is the night", "weight": 2.0} in (
+        final.reason_items or []
+    )
+    raw = session.execute(
+        text("SELECT reason_items FROM messages WHERE id = :id"), {"id": hidden["id"]}
+    )
+    assert "tonight" not in str(raw.scalar_one())
     queue = client.get("/v1/queue", headers=staff).json()["items"]
     assert [i["case_id"] for i in queue][:2] == [flagged["case_id"], hidden["case_id"]]
     assert queue[-1]["case_id"] == routine["case_id"]

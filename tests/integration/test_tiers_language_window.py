@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_fakes import message
+from service_fakes import message, rendered_items
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -70,6 +70,7 @@ def test_a_fast_ingest_scores_the_window_and_the_final_score_keeps_its_priority(
     assert stored.probability == pytest.approx(0.01)  # alone it is still nothing
     assert stored.flagged is True
     assert any(reason.startswith("patient window:") for reason in stored.reasons)
+    assert rendered_items(stored) == stored.reasons  # the window's note kept as an item too
     case = session.get(Case, last["case_id"])
     assert case is not None and case.tier == Tier.CRISIS and case.risk == pytest.approx(0.9)
     alerts = session.scalars(select(Alert).where(Alert.kind == "crisis")).all()
@@ -121,6 +122,7 @@ def test_the_worker_applies_the_language_rule_to_messages_left_unscored(
         assert fr.semantic_due_at is None and fr.reasons == [
             "language not supported (detected: fr): review by a person"
         ]
+        assert rendered_items(fr) == fr.reasons and rendered_items(en) == en.reasons
         assert fr_case.tier == Tier.REVIEW_NOW
         assert (en.score_status, en.score_tier, en.language) == ("scored", "final", "en")
         # Both name the worker's model: the one that scored, and the one that declined.

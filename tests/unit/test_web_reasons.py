@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import cast
+
 import pytest
 
 from crisis_triage.detector import Explanation
 from crisis_triage.lexicon import LexiconHit
-from crisis_triage.triage import highlight_spans, parse_reasons
+from crisis_triage.storage import Message
+from crisis_triage.triage import highlight_spans, parse_reasons, stored_reasons
 
 
 def test_the_detectors_own_reason_strings_parse_back() -> None:
@@ -76,3 +80,35 @@ def test_highlighting_nothing_keeps_the_text() -> None:
     assert highlight_spans("", ["x"]) == []
     # Regex characters in a term are matched literally.
     assert [p for p, hit in highlight_spans("a (b) c.*", ["b", ".*"]) if hit] == ["b"]
+
+
+def _stored(reasons: list[str], items: object) -> Message:
+    return cast(Message, SimpleNamespace(reasons=reasons, reason_items=items))
+
+
+def test_stored_items_are_read_as_they_are_and_the_strings_only_without_them() -> None:
+    explanation = Explanation(
+        0.9,
+        True,
+        0.1,
+        ("SI",),
+        (LexiconHit("si-x", "SI", "it' (x) [y", 0, 9, "neg_not", "negated"),),
+        (("i'm", 0.52),),
+        sentence=(0, 9),
+        tier="fast",
+        evidence={"ngrams": 1.0},
+    )
+    items = [item.to_dict() for item in explanation.reason_items()]
+    shown = stored_reasons(_stored(["not what the items say"], items))
+    assert [(r.kind, r.term, r.counts, r.context) for r in shown[:2]] == [
+        ("lexicon", "it' (x) [y", False, "(negated: neg_not)"),
+        ("phrase", "i'm", True, None),
+    ]
+    assert [r.kind for r in shown[2:]] == ["sentence", "evidence"]
+    assert shown[2].span == (0, 9)
+    assert [r.text for r in shown] == explanation.reasons()
+    # Before migration 0014 (None), unreadable (None) or not items: the strings, taken apart.
+    for stored in (None, [{"kind": "unknown"}], ["a string"], [{"kind": "sentence", "span": 3}]):
+        (fallback,) = stored_reasons(_stored(["phrase 'i'm' +0.52"], stored))
+        assert (fallback.kind, fallback.term, fallback.weight) == ("ngram", "i'm", 0.52)
+    assert stored_reasons(_stored([], [])) == []  # purged: nothing to show

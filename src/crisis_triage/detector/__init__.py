@@ -20,7 +20,7 @@ from crisis_triage.detector._encoders import (
     EncoderUnavailable,
     SentenceEncoder,
 )
-from crisis_triage.detector._explanation import Explanation, Scorer
+from crisis_triage.detector._explanation import Explanation, ReasonItem, Scorer
 from crisis_triage.detector._language import (
     DEFAULT_LANGUAGES,
     LanguageCheck,
@@ -65,6 +65,7 @@ __all__ = [
     "Explanation",
     "LanguageCheck",
     "ModelLoadError",
+    "ReasonItem",
     "ScoredMessage",
     "Scorer",
     "SentenceEncoder",

@@ -125,6 +125,11 @@ class Message(Base):
     reasons: Mapped[list[str]] = mapped_column(
         EncryptedJSON("messages.reasons", unreadable="list"), default=list
     )
+    # The same reasons as data (``ReasonItem.to_dict()``: kind, term, category, weight, counts,
+    # context, span...), one per line of ``reasons``, for the case page; None: stored before 0014.
+    reason_items: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        EncryptedJSON("messages.reason_items")
+    )
     model_version: Mapped[str | None] = mapped_column(String(64))
     score_error: Mapped[str | None] = mapped_column(String(64))
     # The detected language (ISO 639-1, "und" when undetermined; None: stored before 0006).
@@ -133,7 +138,8 @@ class Message(Base):
     # ones, and those that raised it: [{"message_id", "case_id", "drop"}] (ids and numbers only).
     window_probability: Mapped[float | None] = mapped_column(Float)
     window_contributors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
-    # Set when the retention policy or an erasure request removed the text, reasons and notes.
+    # Set when the retention policy or an erasure request removed the text, reasons (both
+    # columns) and notes.
     text_purged_at: Mapped[datetime | None]
     # Which tier gave the score shown: "fast" (ingest's synchronous tier, a final score still to
     # come), "final" (both tiers, or a one-tier model); None while the message is unscored.

@@ -32,6 +32,7 @@ from crisis_triage.triage._history import (
     parse_reasons,
     patient_history,
     shown_text,
+    stored_reasons,
 )
 from crisis_triage.triage._ingest import IncomingMessage, IngestResult, ingest
 from crisis_triage.triage._ingest_scoring import score_supported
@@ -256,6 +257,7 @@ __all__ = [
     "shown_text",
     "sign",
     "storable_text",
+    "stored_reasons",
     "tier_for",
     "tier_status",
     "verify",

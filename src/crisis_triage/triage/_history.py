@@ -1,5 +1,5 @@
 """What a specialist needs around one case: the patient's other messages and cases, and the
-stored reasons of a score taken apart (matched terms, n-grams) for display.
+stored reasons of a score as items for display (matched terms, phrases, the risk sentence).
 
 These read message text: whoever shows it to a person records ``message.read`` in the audit.
 """
@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisis_triage.detector import ReasonItem
 from crisis_triage.storage import Case, Message
 from crisis_triage.triage._states import CaseStatus, Tier
 
@@ -72,13 +73,14 @@ def patient_history(
 
 @dataclass(frozen=True)
 class Reason:
-    """One stored reason, parsed: a lexicon hit, an n-gram with its weight, or a plain note.
+    """One stored reason for display: a lexicon hit, a phrase (n-gram) with its weight, the risk
+    sentence, the evidence, or a plain note.
 
     ``counts`` is False for a lexicon hit that a context rule explained away (negation etc.);
     ``context`` is what the context rules said about the hit, as the detector wrote it.
     """
 
-    kind: str  # "lexicon" | "ngram" | "sentence" | "note"
+    kind: str  # "lexicon" | "phrase" | "ngram" | "sentence" | "evidence" | "note"
     text: str
     term: str | None = None
     category: str | None = None
@@ -88,6 +90,32 @@ class Reason:
     span: tuple[int, int] | None = None  # "sentence": the risk sentence's characters
 
 
+def reason_from_item(item: ReasonItem) -> Reason:
+    return Reason(
+        item.kind,
+        item.render(),
+        term=item.term,
+        category=item.category,
+        weight=item.weight,
+        counts=item.counts,
+        context=item.context_text().strip() or None,
+        span=item.span,
+    )
+
+
+def stored_reasons(message: Message) -> list[Reason]:
+    """The message's reasons for display: from the items stored at scoring time, or (a message
+    stored before they were, or whose items cannot be read) from its reason strings."""
+    stored = message.reason_items
+    if isinstance(stored, list):
+        try:
+            return [reason_from_item(ReasonItem.from_dict(entry)) for entry in stored]
+        except (AttributeError, ValueError):
+            pass  # not items (the page shows what it can): the strings follow
+    return parse_reasons(list(message.reasons))
+
+
+# Rows stored before migration 0014 have only the strings, taken apart here.
 # LexiconHit.describe(): "CAT:entry 'term'", then " (effect: rule)" when a context rule explained
 # the hit away and " [effect: rule, ...]" for annotations.  The matched term may hold apostrophes
 # ("can't go on"): the tail is anchored at the end, so the term runs to the last quote before it.

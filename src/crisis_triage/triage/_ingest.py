@@ -26,7 +26,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crisis_triage.detector import Scorer
+from crisis_triage.detector import ReasonItem, Scorer
 from crisis_triage.governance import sensitive
 from crisis_triage.storage import Case, Message, bind_rows, utcnow
 from crisis_triage.triage._alerts import TriagePolicy
@@ -383,13 +383,13 @@ def _message_row(
     api_key_id: int | None,
     now: datetime,
 ) -> dict[str, Any]:
-    flagged, reasons = score.flagged, list(score.reasons)
+    flagged, items = score.flagged, list(score.items)
     window_probability, contributors = None, None
     if window is not None:
         window_probability = window.probability
         contributors = contributor_rows(window, {})
         if window.probability > (score.probability or 0.0):
-            reasons.append(window.reason())
+            items.append(ReasonItem.note(window.reason()))
         flagged = flagged or window.flagged
     return {
         "idempotency_key": item.idempotency_key,
@@ -409,7 +409,9 @@ def _message_row(
         "flagged": flagged,
         "threshold": score.threshold,
         "categories": list(score.categories),
-        "reasons": reasons,
+        # The reasons twice: as lines of text (the API's) and as data (the case page's).
+        "reasons": [item.render() for item in items],
+        "reason_items": [item.to_dict() for item in items],
         # The model that was asked, also when it gave no score (it failed, or the language is
         # one it does not cover): which model decided is always on record (None: none loaded).
         "model_version": version,

@@ -17,6 +17,7 @@ from dataclasses import replace
 from crisis_triage.detector import (
     DEFAULT_LANGUAGES,
     LanguageCheck,
+    ReasonItem,
     Scorer,
     check_language,
     model_languages,
@@ -59,7 +60,7 @@ def _told_if_partial(scores: list[Score], texts: list[str]) -> list[Score]:
     """Each score of a text longer than the model reads, with the reason saying so (an unscored
     or unsupported message is read by a person anyway, and says why)."""
     return [
-        replace(score, reasons=(*score.reasons, partly_scored_reason(len(text))))
+        replace(score, items=(*score.items, ReasonItem.note(partly_scored_reason(len(text)))))
         if score.status == SCORED and partly_scored(len(text))
         else score
         for score, text in zip(scores, texts, strict=True)
@@ -75,7 +76,7 @@ def score_supported(scorer: Scorer, explain: Explain, texts: list[str], tier: st
     for i, check in enumerate(checks):
         if check is not None and not check.supported:
             reason = unsupported_language_reason(check.code)
-            scores[i] = Score(UNSUPPORTED, reasons=(reason,))
+            scores[i] = Score(UNSUPPORTED, items=(ReasonItem.note(reason),))
     todo = [i for i in range(len(parts)) if i not in scores]
     if todo:
         explained = score_texts(explain, [parts[i] for i in todo], tier)

@@ -135,6 +135,7 @@ def _message_dict(message: Message, case: Case | None, events: list[CaseEvent]) 
         "model_version": message.model_version,
         "categories": list(message.categories),
         "reasons": list(message.reasons),
+        "reason_items": message.reason_items,
         "case": None
         if case is None
         else {

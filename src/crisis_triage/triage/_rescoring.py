@@ -26,7 +26,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from crisis_triage.detector import Scorer
+from crisis_triage.detector import ReasonItem, Scorer
 from crisis_triage.governance import AuditActor, record_audit, sensitive
 from crisis_triage.storage import Case, Message, RowBound, lock_for_write, utcnow
 from crisis_triage.triage._alerts import CrisisFacts, TriagePolicy, raise_crisis_alert
@@ -227,14 +227,23 @@ def _window_flagged(before: Any) -> bool:
     return window is not None and threshold is not None and window >= threshold
 
 
+def _reason_values(items: list[ReasonItem], message_id: int) -> dict[str, RowBound]:
+    """Both reason columns (text and data), bound to the message's row."""
+    return {
+        "reasons": RowBound([item.render() for item in items], message_id),
+        "reason_items": RowBound([item.to_dict() for item in items], message_id),
+    }
+
+
 def _final_values(
     before: Any, score: Score, version: str, now: datetime
 ) -> tuple[dict[str, Any], Tier, float]:
     """The message's final values, with its case's tier and risk (the window's when larger)."""
-    reasons = list(score.reasons)
+    items = list(score.items)
     window = before.window_probability
     if window is not None and window > (score.probability or 0.0):
-        reasons += [r for r in before.reasons if r.startswith(_WINDOW_REASON)]
+        # The window's reason was a note at ingest: its text is all it has.
+        items += [ReasonItem.note(r) for r in before.reasons if r.startswith(_WINDOW_REASON)]
     flagged = bool(score.flagged) or _window_flagged(before)
     tier = tier_for(scored=True, flagged=flagged, partly=partly_scored(before.text_length))
     risk = max(score.probability or 0.0, window or 0.0) if tier is Tier.CRISIS else 0.0
@@ -246,7 +255,7 @@ def _final_values(
         "threshold": score.threshold,
         "categories": list(score.categories),
         # Bound to its row, as every encrypted value is (a bulk update fires no ORM events).
-        "reasons": RowBound(reasons, before.id),
+        **_reason_values(items, before.id),
         "model_version": version,
         "score_tier": FINAL,
         "final_scored_at": now,
@@ -268,7 +277,7 @@ def _unsupported_values(
         "flagged": None,
         "threshold": None,
         "categories": [],
-        "reasons": RowBound(list(score.reasons), message_id),
+        **_reason_values(list(score.items), message_id),
         "model_version": version,  # the model that declined it
         "score_tier": None,
         "final_scored_at": now,
@@ -371,7 +380,7 @@ def store_results(
             error,
         )
     # Bulk updates by primary key (one executemany each): column types, and so encryption of
-    # the reasons, apply as in any ORM write.
+    # the reasons (both columns), apply as in any ORM write.
     for values in (finals, failures):
         if values:
             session.execute(update(Message), values)

@@ -1,11 +1,11 @@
 """Retention: remove message text and notes a set time after their case was resolved.
 
-What goes: ``messages.text`` (emptied), ``messages.reasons`` (they quote the text), the case's
-note and its events' notes, and the replies' text.  What stays: ids, hashes, lengths, scores,
-categories, dispositions, timestamps and demographics, so response-time and PPV reports and
-subgroup metrics keep working.  A purged message has ``text_purged_at`` set, so a reader can say
-why its text is missing; the labels export skips it (no text to learn from).  An open case is
-never purged, however old.
+What goes: ``messages.text`` (emptied), ``messages.reasons`` and ``messages.reason_items`` (they
+quote the text), the case's note and its events' notes, and the replies' text.  What stays: ids,
+hashes, lengths, scores, categories, dispositions, timestamps and demographics, so response-time
+and PPV reports and subgroup metrics keep working.  A purged message has ``text_purged_at`` set,
+so a reader can say why its text is missing; the labels export skips it (no text to learn from).
+An open case is never purged, however old.
 """
 
 from __future__ import annotations
@@ -103,13 +103,14 @@ def purge_expired_text(
 
 
 def purge_message_text(session: Session, message_ids: list[int], now: datetime) -> dict[str, int]:
-    """Empty the text, reasons and notes of ``message_ids`` (in the caller's transaction)."""
+    """Empty the text, reasons (text and data) and notes of ``message_ids`` (in the caller's
+    transaction)."""
     case_ids = select(Case.id).where(Case.message_id.in_(message_ids)).scalar_subquery()
     changed = {
         "messages": session.execute(
             update(Message)
             .where(Message.id.in_(message_ids), Message.text_purged_at.is_(None))
-            .values(text="", reasons=[], text_purged_at=now)
+            .values(text="", reasons=[], reason_items=[], text_purged_at=now)
         ),
         "case_notes": session.execute(
             update(Case)

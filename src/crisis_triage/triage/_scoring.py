@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crisis_triage.detector import Explanation, Scorer
+from crisis_triage.detector import Explanation, ReasonItem, Scorer
 from crisis_triage.text import UNDETERMINED
 from crisis_triage.triage._tiers import Explain
 
@@ -31,15 +31,22 @@ MAX_SCORED_CHARS = 20_000
 
 @dataclass(frozen=True)
 class Score:
+    """One message's score.  Its reasons are kept as data (``items``, stored in
+    ``messages.reason_items``); ``reasons`` are their lines of text (``messages.reasons``)."""
+
     status: str
     probability: float | None = None
     flagged: bool | None = None
     threshold: float | None = None
     categories: tuple[str, ...] = ()
-    reasons: tuple[str, ...] = ()
+    items: tuple[ReasonItem, ...] = ()
     error: str | None = None
     tier: str | None = None  # FAST or FINAL when scored
     language: str = UNDETERMINED  # ISO 639-1 code, "und" when undetermined
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(item.render() for item in self.items)
 
 
 def model_version(scorer: Scorer) -> str:
@@ -70,23 +77,22 @@ def partly_scored_reason(text_length: int) -> str:
 
 
 def unscored(texts: Sequence[str], reason: str, error: str) -> list[Score]:
-    return [Score(UNSCORED, reasons=(f"unscored: review now ({reason})",), error=error)] * len(
-        texts
-    )
+    note = ReasonItem.note(f"unscored: review now ({reason})")
+    return [Score(UNSCORED, items=(note,), error=error)] * len(texts)
 
 
 def _from_explanation(explanation: Explanation, tier: str) -> Score:
     probability = float(explanation.probability)
     if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
         reason = "unscored: review now (the model gave no valid probability)"
-        return Score(UNSCORED, reasons=(reason,), error="InvalidProbability")
+        return Score(UNSCORED, items=(ReasonItem.note(reason),), error="InvalidProbability")
     return Score(
         SCORED,
         probability=probability,
         flagged=bool(explanation.flagged),
         threshold=float(explanation.threshold),
         categories=tuple(explanation.categories),
-        reasons=tuple(explanation.reasons()),
+        items=tuple(explanation.reason_items()),
         tier=tier,
     )
 

@@ -34,8 +34,8 @@ from crisis_triage.triage import (
     get_case,
     highlight_spans,
     next_status,
-    parse_reasons,
     patient_history,
+    stored_reasons,
     waiting_escalations,
 )
 from crisis_triage.web._render import render
@@ -69,6 +69,10 @@ EVENT_WORDS = {
 }
 CASE_ACTIONS = (Action.CLAIM, Action.ACKNOWLEDGE, Action.ESCALATE, Action.RELEASE, Action.RESOLVE)
 CRISIS_DISPOSITIONS = (Disposition.CONFIRMED_CRISIS, Disposition.MISSED_CRISIS)
+# Reason kinds shown as phrases with a push (v2 says "phrase", v1 and older rows "ngram") and,
+# after the tables, as plain lines.
+PHRASES = ("phrase", "ngram")
+PLAIN_LINES = ("evidence", "note")
 _STATUS_OF_ERROR = {
     NotFoundError: 404,
     PermissionDeniedError: 403,
@@ -153,9 +157,9 @@ def _case_page(
         )
     events = case_events(session, case_id)
     history = patient_history(session, message.patient_id, exclude_case_id=case.id, limit=10)
-    reasons = parse_reasons(list(message.reasons))
+    reasons = stored_reasons(message)
     terms = [r.term for r in reasons if r.term and (r.kind == "lexicon" and r.counts)]
-    terms += [r.term for r in reasons if r.term and r.kind == "ngram" and (r.weight or 0) > 0]
+    terms += [r.term for r in reasons if r.term and r.kind in PHRASES and (r.weight or 0) > 0]
     names = usernames(
         session, [case.claimed_by, case.resolved_by, *(e.actor_user_id for e in events)]
     )
@@ -212,6 +216,8 @@ def _case_page(
             "escalation": escalation,
             "pieces": highlight_spans(message.text, terms),
             "reasons": reasons,
+            "phrase_kinds": PHRASES,
+            "plain_kinds": PLAIN_LINES,
             "risk_sentence": risk_sentence(message.text, reasons),
             "events": events,
             "history": history,
