@@ -3,16 +3,11 @@ error — logged without text, alerted, shown as such — never the other patien
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from conftest import _with_schema, postgres_base_url
 from fastapi.testclient import TestClient
 from privacy_helpers import engine_with, key_line, raw_values, secret_text, send, specialist, work
 from service_helpers import Factory, settings_for
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select, text
 
 from crisis_triage.governance import verify_chain
 from crisis_triage.service import create_app
@@ -111,28 +106,6 @@ def test_values_written_and_read_back_in_place_open(database_url: str) -> None:
         assert verify_chain(session).ok  # the audit log was re-keyed down and up again
     engine.dispose()
     assert all(value.startswith("ct2:k1:") for value in stored)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (a schema on PostgreSQL), to migrate up and down."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    base = postgres_base_url()
-    schema = f"ct_bind_{secrets.token_hex(4)}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
-    try:
-        yield _with_schema(base, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_the_migration_binds_existing_values_and_going_back_unbinds_them(fresh_url: str) -> None:
