@@ -5,7 +5,9 @@ whose terms hold apostrophes shown as rows."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from fastapi.testclient import TestClient
 from service_fakes import FakeScorer, RaisingScorer
@@ -147,13 +149,20 @@ def test_notes_over_the_api(web: TestClient, platform: dict[str, str], db: Sessi
     assert [(e["action"], e["note"]) for e in events] == [("create", None), ("note", NOTE)]
 
 
-def test_an_unscored_message_says_so_in_words(sqlite_url: str, users: dict[str, int]) -> None:
-    app = create_app(settings_for(sqlite_url), scorer=RaisingScorer())
+@contextmanager
+def _dashboard(sqlite_url: str, scorer: Any) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The dashboard with ``scorer``, and a platform API key's headers to send messages with."""
+    app = create_app(settings_for(sqlite_url), scorer=scorer)
     with TestClient(app, raise_server_exceptions=False) as client:
         engine = make_engine(sqlite_url)
         with make_session_factory(engine)() as session:
             key = Factory(session).api_key("messages:write")
         engine.dispose()
+        yield client, key
+
+
+def test_an_unscored_message_says_so_in_words(sqlite_url: str, users: dict[str, int]) -> None:
+    with _dashboard(sqlite_url, RaisingScorer()) as (client, key):
         case_id = send(client, key, "hello, a question about my refill")
         log_in(client, "sam")
         queue = client.get("/queue").text
@@ -181,12 +190,7 @@ class ApostropheScorer(FakeScorer):
 def test_reasons_with_apostrophes_are_rows_not_raw_text(
     sqlite_url: str, users: dict[str, int]
 ) -> None:
-    app = create_app(settings_for(sqlite_url), scorer=ApostropheScorer())
-    with TestClient(app, raise_server_exceptions=False) as client:
-        engine = make_engine(sqlite_url)
-        with make_session_factory(engine)() as session:
-            key = Factory(session).api_key("messages:write")
-        engine.dispose()
+    with _dashboard(sqlite_url, ApostropheScorer()) as (client, key):
         case_id = send(client, key, "I can't go on, I hope I won't wake up")
         page = log_in(client, "sam").get(f"/cases/{case_id}").text
     why = page[page.index('id="why-h"') : page.index('id="hist-h"')]
@@ -218,12 +222,7 @@ def test_the_case_page_reads_the_reasons_stored_as_data(
 ) -> None:
     """Rows come from the items stored at scoring time, not from taking the strings apart; a
     row stored before the items were (NULL) is read from its strings."""
-    app = create_app(settings_for(sqlite_url), scorer=ApostropheScorer())
-    with TestClient(app, raise_server_exceptions=False) as client:
-        engine = make_engine(sqlite_url)
-        with make_session_factory(engine)() as session:
-            key = Factory(session).api_key("messages:write")
-        engine.dispose()
+    with _dashboard(sqlite_url, ApostropheScorer()) as (client, key):
         new, old = (send(client, key, f"I can't go on {n}") for n in ("new", "old"))
         log_in(client, "sam")
         # The strings no longer say what the items say: the page follows the items.
@@ -266,12 +265,7 @@ class PhraseScorer(FakeScorer):
 def test_phrases_of_detector_v2_are_rows_and_the_evidence_a_line(
     sqlite_url: str, users: dict[str, int]
 ) -> None:
-    app = create_app(settings_for(sqlite_url), scorer=PhraseScorer())
-    with TestClient(app, raise_server_exceptions=False) as client:
-        engine = make_engine(sqlite_url)
-        with make_session_factory(engine)() as session:
-            key = Factory(session).api_key("messages:write")
-        engine.dispose()
+    with _dashboard(sqlite_url, PhraseScorer()) as (client, key):
         case_id = send(client, key, "I'm done, ok? don't call")
         log_in(client, "sam")
         page = client.get(f"/cases/{case_id}").text
